@@ -1,0 +1,30 @@
+"""tta_seg: continual test-time adaptation for semantic segmentation."""
+from setuptools import find_packages, setup
+
+setup(
+    name='tta_seg',
+    version='0.1.0',
+    description='Continual test-time adaptation for semantic segmentation '
+    'on mmsegmentation 1.x',
+    packages=find_packages(include=['tta_seg', 'tta_seg.*']),
+    package_data={'tta_seg': ['py.typed']},
+    python_requires='>=3.8',
+    install_requires=[
+        # torch is not pinned here: install the build for your machine first
+        # (README); an unpinned torch would pull a multi-GB CUDA build.
+        'torch>=1.12',
+        'mmengine>=0.10.0,<0.11',
+        'mmcv-lite>=2.0.0,<2.2.0',
+        'mmsegmentation>=1.2.0,<1.3',
+        # mmseg needs these but does not declare them
+        'ftfy',
+        'regex',
+        # configs with `mmseg::` bases import pkg_resources
+        'setuptools<81',
+        'opencv-python',
+        'numpy',
+        'tqdm',
+        'matplotlib',
+    ],
+    extras_require={'tests': ['pytest']},
+)

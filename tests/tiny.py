@@ -1,0 +1,72 @@
+"""Tiny segmentors and batches for CPU tests (milliseconds per step)."""
+import copy
+
+import numpy as np
+import torch
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+NUM_CLASSES = 5
+MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
+_PREPROCESSOR = dict(type='SegDataPreProcessor', mean=MEAN, std=STD,
+                     bgr_to_rgb=True, pad_val=0, seg_pad_val=255)
+
+_BN = dict(
+    type='EncoderDecoder',
+    data_preprocessor=_PREPROCESSOR,
+    backbone=dict(type='ResNetV1c', depth=18, base_channels=4,
+                  stem_channels=8, num_stages=4, out_indices=(0, 1, 2, 3),
+                  dilations=(1, 1, 1, 1), strides=(1, 2, 2, 2),
+                  norm_cfg=dict(type='BN', requires_grad=True),
+                  norm_eval=False, style='pytorch', contract_dilation=True),
+    decode_head=dict(type='FCNHead', in_channels=32, in_index=3, channels=8,
+                     num_convs=1, concat_input=False, dropout_ratio=0.0,
+                     num_classes=NUM_CLASSES,
+                     norm_cfg=dict(type='BN', requires_grad=True),
+                     align_corners=False,
+                     loss_decode=dict(type='CrossEntropyLoss',
+                                      use_sigmoid=False, loss_weight=1.0)),
+    train_cfg=dict(), test_cfg=dict(mode='whole'))
+
+_LN = dict(
+    type='EncoderDecoder',
+    data_preprocessor=_PREPROCESSOR,
+    backbone=dict(type='MixVisionTransformer', in_channels=3, embed_dims=8,
+                  num_stages=4, num_layers=[1, 1, 1, 1],
+                  num_heads=[1, 2, 4, 8], patch_sizes=[7, 3, 3, 3],
+                  sr_ratios=[8, 4, 2, 1], out_indices=(0, 1, 2, 3),
+                  mlp_ratio=2, qkv_bias=True, drop_rate=0.0,
+                  attn_drop_rate=0.0, drop_path_rate=0.0),
+    decode_head=dict(type='SegformerHead', in_channels=[8, 16, 32, 64],
+                     in_index=[0, 1, 2, 3], channels=16, dropout_ratio=0.0,
+                     num_classes=NUM_CLASSES,
+                     norm_cfg=dict(type='BN', requires_grad=True),
+                     align_corners=False,
+                     loss_decode=dict(type='CrossEntropyLoss',
+                                      use_sigmoid=False, loss_weight=1.0)),
+    train_cfg=dict(), test_cfg=dict(mode='whole'))
+
+
+def tiny_segmentor_cfg(kind: str = 'bn') -> dict:
+    """Config of a tiny EncoderDecoder: 'bn' (ResNet+FCN) or 'ln' (MiT)."""
+    return copy.deepcopy(dict(bn=_BN, ln=_LN)[kind])
+
+
+def make_batch(n: int = 2, height: int = 32, width: int = 48,
+               seed: int = 0, with_labels: bool = True) -> dict:
+    """A dataloader-style batch: uint8 CHW images and SegDataSamples."""
+    gen = np.random.default_rng(seed)
+    inputs, samples = [], []
+    for i in range(n):
+        img = gen.integers(0, 256, (3, height, width), dtype=np.uint8)
+        inputs.append(torch.from_numpy(img))
+        sample = SegDataSample(metainfo=dict(
+            img_path=f'/data/fog/img{i}.png',
+            seg_map_path=f'/data/fog/img{i}_gt.png',
+            ori_shape=(height, width), img_shape=(height, width),
+            pad_shape=(height, width), scale_factor=(1.0, 1.0), flip=False))
+        if with_labels:
+            gt = gen.integers(0, NUM_CLASSES, (1, height, width))
+            sample.gt_sem_seg = PixelData(data=torch.from_numpy(gt))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)

@@ -1,0 +1,232 @@
+"""BaseAdapter: the contract every test-time adaptation method implements.
+
+An adapter is an mmengine ``BaseModel`` that owns a source segmentor (any
+mmseg ``BaseSegmentor``) and does all of its work in :meth:`test_step`, in
+the spirit of mmengine's ``BaseTTAModel``. Call graph of one batch::
+
+    test_step(data)
+     ├─ strip_labels(data_samples)        label- and domain-blind by design
+     ├─ segmentor.data_preprocessor(...)
+     ├─ forward_and_adapt(inputs, metas)  -> logits (N, C, H, W)
+     │   default: for each of `steps`:
+     │     ├─ adapt_loss(inputs, metas)   -> (logits, {'loss_x': ...})
+     │     └─ update(losses)              skip non-finite, optimizer step,
+     │         └─ after_update()          e.g. EMA teacher, restoration
+     └─ segmentor.postprocess_result(logits, samples)
+
+Override points: :meth:`configure_model` (layer swaps, ``requires_grad``),
+:meth:`set_modes` (module train/eval flags; everything is eval by default
+and re-applied whenever mmengine calls ``.eval()``/``.train()``),
+:meth:`adapt_loss`, :meth:`after_update`, :meth:`forward_and_adapt` (whole,
+e.g. for backward-free methods) and :meth:`predict_logits` (prediction
+without adaptation, used for forgetting checks).
+
+State: every piece of adaptation state must be registered (parameters,
+buffers, submodules) so that ``state_dict``, ``.to()``, checkpoints and
+:meth:`reset` see it. :meth:`prepare` runs lazily on first use (after the
+runner moved the model to its device): it configures the model, builds the
+optimizer and snapshots the source state; :meth:`reset` restores that
+snapshot exactly (weights, buffers, optimizer state).
+"""
+import copy
+from typing import Dict, List, Optional, Tuple, Union
+
+import torch
+from mmengine.config import ConfigDict
+from mmengine.logging import print_log
+from mmengine.model import BaseModel
+from mmengine.optim import OptimWrapper
+from mmseg.structures import SegDataSample
+from torch import nn
+
+from tta_seg.registry import MODELS, OPTIM_WRAPPERS, OPTIMIZERS
+from tta_seg.utils.checkpoint import load_source_weights
+
+#: Metainfo keys an adapter may see: image geometry only. Paths (which name
+#: the domain and the label file) never reach an adapter.
+GEOMETRY_KEYS = ('ori_shape', 'img_shape', 'pad_shape', 'scale_factor',
+                 'flip', 'flip_direction', 'padding_size', 'img_padding_size')
+
+Metas = List[dict]
+Losses = Dict[str, torch.Tensor]
+
+
+def strip_labels(data_samples: Optional[List[SegDataSample]]
+                 ) -> List[SegDataSample]:
+    """Copy data samples keeping only geometry metainfo (no labels/paths)."""
+    if data_samples is None:
+        raise ValueError('adapters need data_samples with image metainfo')
+    return [
+        SegDataSample(metainfo={k: s.metainfo[k] for k in GEOMETRY_KEYS
+                                if k in s.metainfo}) for s in data_samples
+    ]
+
+
+class BaseAdapter(BaseModel):
+    """Base class of test-time adaptation methods.
+
+    Args:
+        segmentor (dict | nn.Module): Source segmentor config or instance.
+        source_checkpoint (str, optional): Source weights (plain state dict
+            or mmseg checkpoint), loaded before any copy (teacher, anchor).
+        allow_unsafe_checkpoint (bool): Permit full unpickling of the
+            checkpoint (only for trusted files).
+        optim_wrapper (dict, optional): mmengine optim-wrapper config with an
+            ``optimizer`` entry; built over the parameters left trainable by
+            :meth:`configure_model`. None for backward-free methods.
+        steps (int): Optimisation steps per test batch.
+        init_cfg (dict, optional): mmengine init config.
+    """
+
+    def __init__(self,
+                 segmentor: Union[dict, nn.Module],
+                 source_checkpoint: Optional[str] = None,
+                 allow_unsafe_checkpoint: bool = False,
+                 optim_wrapper: Optional[dict] = None,
+                 steps: int = 1,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        # ConfigDict: mmseg reads nested configs by attribute (test_cfg.mode)
+        self.segmentor = MODELS.build(ConfigDict(segmentor)) if isinstance(
+            segmentor, dict) else segmentor
+        if source_checkpoint:
+            load_source_weights(self.segmentor, source_checkpoint,
+                                allow_unsafe_checkpoint)
+        if steps < 1:
+            raise ValueError(f'steps must be >= 1, got {steps}')
+        self.steps = steps
+        self.optim_wrapper_cfg = copy.deepcopy(optim_wrapper)
+        self.optim_wrapper: Optional[OptimWrapper] = None
+        #: Updates skipped because the loss was not finite (diagnostic, not
+        #: adaptation state: survives reset()).
+        self.skipped_updates = 0
+        self._prepared = False
+        self._source_state: Dict[str, torch.Tensor] = {}
+        self._source_optim_state: Optional[dict] = None
+
+    # ------------------------------------------------------------ set-up --
+    def configure_model(self) -> None:
+        """Swap layers and set ``requires_grad`` (runs once, in prepare)."""
+        self.segmentor.requires_grad_(False)
+
+    def set_modes(self) -> None:
+        """Set module train/eval flags; everything eval by default."""
+
+    def train(self, mode: bool = True) -> 'BaseAdapter':
+        """TTA models are in eval mode unless :meth:`set_modes` says so."""
+        super().train(False)
+        if self._prepared:
+            self.set_modes()
+        return self
+
+    def trainable_params(self) -> List[nn.Parameter]:
+        """Parameters the optimizer updates."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def build_optim_wrapper(self) -> Optional[OptimWrapper]:
+        """Build the optim wrapper over :meth:`trainable_params`."""
+        if self.optim_wrapper_cfg is None:
+            return None
+        cfg = copy.deepcopy(self.optim_wrapper_cfg)
+        params = self.trainable_params()
+        if not params:
+            raise RuntimeError(f'{type(self).__name__} has an optimizer but '
+                               'no trainable parameter')
+        optimizer = OPTIMIZERS.build(dict(cfg.pop('optimizer'), params=params))
+        cfg.setdefault('type', 'OptimWrapper')
+        return OPTIM_WRAPPERS.build(dict(cfg, optimizer=optimizer))
+
+    def prepare(self) -> None:
+        """Configure, build the optimizer and snapshot the source state.
+
+        Idempotent; called on first use so it sees the final device.
+        """
+        if self._prepared:
+            return
+        self.configure_model()
+        self.optim_wrapper = self.build_optim_wrapper()
+        self._prepared = True
+        self.train()
+        self._source_state = {
+            k: v.detach().clone() for k, v in self.state_dict().items()
+        }
+        if self.optim_wrapper is not None:
+            self._source_optim_state = copy.deepcopy(
+                self.optim_wrapper.optimizer.state_dict())
+
+    def reset(self) -> None:
+        """Return exactly to the source state (weights, buffers, optimizer)."""
+        self.prepare()
+        self.load_state_dict(self._source_state, strict=True)
+        if self.optim_wrapper is not None:
+            self.optim_wrapper.optimizer.load_state_dict(
+                copy.deepcopy(self._source_optim_state))
+
+    # ------------------------------------------------------------ steps --
+    def test_step(self, data: dict) -> List[SegDataSample]:
+        """Adapt on one unlabelled batch and return its predictions."""
+        self.prepare()
+        samples = strip_labels(data.get('data_samples'))
+        data = self.segmentor.data_preprocessor(
+            dict(inputs=data['inputs'], data_samples=samples), False)
+        inputs, samples = data['inputs'], data['data_samples']
+        logits = self.forward_and_adapt(inputs, [s.metainfo for s in samples])
+        return self.segmentor.postprocess_result(logits.detach(), samples)
+
+    def predict_logits(self, inputs: torch.Tensor,
+                       metas: Metas) -> torch.Tensor:
+        """Prediction of the current model, without adapting."""
+        with torch.no_grad():
+            return self.segmentor.inference(inputs, metas)
+
+    def predict_step(self, data: dict) -> List[SegDataSample]:
+        """Like :meth:`test_step` but never adapts (forgetting checks)."""
+        self.prepare()
+        samples = strip_labels(data.get('data_samples'))
+        data = self.segmentor.data_preprocessor(
+            dict(inputs=data['inputs'], data_samples=samples), False)
+        logits = self.predict_logits(
+            data['inputs'], [s.metainfo for s in data['data_samples']])
+        return self.segmentor.postprocess_result(logits, data['data_samples'])
+
+    def forward_and_adapt(self, inputs: torch.Tensor,
+                          metas: Metas) -> torch.Tensor:
+        """Adapt for ``steps`` steps; return the logits of the last forward
+        (computed before its update, as in TENT)."""
+        with torch.enable_grad():
+            for _ in range(self.steps):
+                logits, losses = self.adapt_loss(inputs, metas)
+                self.update(losses)
+        return logits
+
+    def adapt_loss(self, inputs: torch.Tensor,
+                   metas: Metas) -> Tuple[torch.Tensor, Losses]:
+        """Return ``(logits, losses)``; losses keys contain ``'loss'``."""
+        raise NotImplementedError(
+            f'{type(self).__name__} must implement adapt_loss or override '
+            'forward_and_adapt')
+
+    def update(self, losses: Losses) -> bool:
+        """One optimizer step on the summed losses; skipped if not finite.
+
+        Returns:
+            bool: Whether the step was taken.
+        """
+        loss = sum(v for k, v in losses.items() if 'loss' in k)
+        if not torch.isfinite(loss):
+            self.skipped_updates += 1
+            self.optim_wrapper.zero_grad()
+            print_log(f'non-finite loss ({loss.item()}): update skipped '
+                      f'({self.skipped_updates} so far)', logger='current',
+                      level=30)
+            return False
+        self.optim_wrapper.update_params(loss)
+        self.after_update()
+        return True
+
+    def after_update(self) -> None:
+        """Runs after every optimizer step (EMA teacher, restoration...)."""
+
+    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
+        """Plain forward of the segmentor (used by tools, not the loop)."""
+        return self.segmentor(inputs, data_samples, mode=mode)

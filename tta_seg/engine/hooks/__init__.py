@@ -1,0 +1,3 @@
+from .show_predictions import ShowPredictionsHook
+
+__all__ = ['ShowPredictionsHook']

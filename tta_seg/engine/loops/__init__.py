@@ -1,0 +1,3 @@
+from .continual_test_loop import ContinualTestLoop
+
+__all__ = ['ContinualTestLoop']

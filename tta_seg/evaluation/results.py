@@ -1,0 +1,181 @@
+"""Results of a continual TTA run: ``results.json`` and its summaries.
+
+``results.json`` is rewritten atomically after every finished (round,
+domain), so an interrupted run keeps everything it finished::
+
+    {"method": str, "config": str, "domains": [str], "rounds": int,
+     "records": [{"round": int (1-based), "domain": str, "mIoU": float,
+                  "mAcc": float, "aAcc": float,
+                  "per_class_iou": {class: float}, "num_images": int,
+                  "seconds": float, "skipped_updates": int}],
+     "mean_mIoU": float,
+     "forgetting": [records of the source split, without adapting]}
+
+Metrics are percentages. ``mean_mIoU`` averages the records present.
+``skipped_updates`` (non-finite losses) and ``forgetting`` are additions to
+the core schema; ``forgetting`` is present only when the check is enabled.
+At the end :meth:`ResultsWriter.finalize` writes ``summary.md``,
+``summary.csv`` and ``miou.png``.
+"""
+import csv
+import json
+import math
+import os
+import os.path as osp
+from typing import Dict, List, Optional
+
+RESULTS_FILE = 'results.json'
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` so readers never see a partial file."""
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _json_float(value: float) -> Optional[float]:
+    return None if value is None or math.isnan(value) else round(value, 4)
+
+
+class ResultsWriter:
+    """Collects records and keeps ``results.json`` up to date.
+
+    Args:
+        work_dir (str): Output folder (created).
+        method (str): Adapter type name.
+        config (str): Config path.
+        domains (list[str]): Domain order of one round.
+        rounds (int): Number of rounds.
+    """
+
+    def __init__(self, work_dir: str, method: str, config: str,
+                 domains: List[str], rounds: int) -> None:
+        os.makedirs(work_dir, exist_ok=True)
+        self.work_dir = work_dir
+        self.meta = dict(method=method, config=config, domains=list(domains),
+                         rounds=rounds)
+        self.records: List[dict] = []
+        self.forgetting: List[dict] = []
+
+    @staticmethod
+    def make_record(round_idx: int, domain: str, metrics: Dict,
+                    num_images: int, seconds: float,
+                    skipped_updates: int = 0) -> dict:
+        """Build one record from a metric dict (see module docstring)."""
+        return dict(
+            round=round_idx, domain=domain,
+            mIoU=_json_float(metrics['mIoU']),
+            mAcc=_json_float(metrics['mAcc']),
+            aAcc=_json_float(metrics['aAcc']),
+            per_class_iou={k: _json_float(v)
+                           for k, v in metrics['per_class_iou'].items()},
+            num_images=int(num_images), seconds=round(float(seconds), 3),
+            skipped_updates=int(skipped_updates))
+
+    def add(self, record: dict, forgetting: bool = False) -> None:
+        """Append a record and rewrite ``results.json``."""
+        (self.forgetting if forgetting else self.records).append(record)
+        self.write()
+
+    def mean_miou(self) -> float:
+        values = [r['mIoU'] for r in self.records if r['mIoU'] is not None]
+        return sum(values) / len(values) if values else float('nan')
+
+    def as_dict(self) -> dict:
+        out = dict(self.meta, records=self.records,
+                   mean_mIoU=_json_float(self.mean_miou()))
+        if self.forgetting:
+            out['forgetting'] = self.forgetting
+        return out
+
+    def write(self) -> None:
+        atomic_write_text(osp.join(self.work_dir, RESULTS_FILE),
+                          json.dumps(self.as_dict(), indent=1))
+
+    def load_state(self, state: dict) -> None:
+        """Restore records (from a resume checkpoint)."""
+        self.records = list(state['records'])
+        self.forgetting = list(state.get('forgetting', []))
+
+    # ---------------------------------------------------------- summaries --
+    def table(self) -> List[List[str]]:
+        """Rows = rounds, columns = domains + mean (strings)."""
+        by_key = {(r['round'], r['domain']): r['mIoU'] for r in self.records}
+        rounds = sorted({r['round'] for r in self.records})
+        header = ['round'] + self.meta['domains'] + ['mean']
+        rows = [header]
+        for rnd in rounds:
+            vals = [by_key.get((rnd, d)) for d in self.meta['domains']]
+            present = [v for v in vals if v is not None]
+            mean = sum(present) / len(present) if present else None
+            rows.append([str(rnd)] + [_fmt(v) for v in vals] + [_fmt(mean)])
+        return rows
+
+    def markdown(self) -> str:
+        rows = self.table()
+        lines = ['| ' + ' | '.join(rows[0]) + ' |',
+                 '|' + '---|' * len(rows[0])]
+        lines += ['| ' + ' | '.join(r) + ' |' for r in rows[1:]]
+        text = (f"## {self.meta['method']} ({self.meta['config']})\n\n"
+                'mIoU (%) per round and domain\n\n' + '\n'.join(lines) +
+                f"\n\nmean mIoU over {len(self.records)} records: "
+                f'{_fmt(self.mean_miou())}\n')
+        if self.forgetting:
+            text += '\nsource split without adapting, after each round: ' + \
+                ', '.join(f"round {r['round']}: {_fmt(r['mIoU'])}"
+                          for r in self.forgetting) + '\n'
+        return text
+
+    def finalize(self) -> str:
+        """Write summary.md, summary.csv and miou.png; return the markdown."""
+        text = self.markdown()
+        atomic_write_text(osp.join(self.work_dir, 'summary.md'), text)
+        with open(osp.join(self.work_dir, 'summary.csv'), 'w',
+                  newline='') as f:
+            csv.writer(f).writerows(self.table())
+        plot_stream(self.records, osp.join(self.work_dir, 'miou.png'),
+                    title=self.meta['method'])
+        return text
+
+
+def _fmt(value: Optional[float]) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return '-'
+    return f'{value:.1f}'
+
+
+def plot_stream(records: List[dict], path: str, title: str = '',
+                series: Optional[Dict[str, List[dict]]] = None) -> None:
+    """Plot mIoU along the stream: one point per (round, domain).
+
+    Args:
+        records (list[dict]): Records of one method.
+        path (str): Output PNG.
+        title (str): Plot title / legend label of ``records``.
+        series (dict, optional): More ``{label: records}`` lines.
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    lines = dict(series or {})
+    if records:
+        lines = {title or 'method': records, **lines}
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    ticks: List[str] = []
+    for label, recs in lines.items():
+        ax.plot(range(len(recs)), [r['mIoU'] for r in recs], marker='o',
+                markersize=3, label=label)
+        if len(recs) > len(ticks):
+            ticks = [f"{r['domain']}\nr{r['round']}" for r in recs]
+    ax.set_xticks(range(len(ticks)))
+    ax.set_xticklabels(ticks, fontsize=7)
+    ax.set_ylabel('mIoU (%)')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

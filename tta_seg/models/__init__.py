@@ -1,0 +1,7 @@
+from .losses import entropy_map, self_cross_entropy, softmax_entropy
+from .norm import (NORM_TYPES, MixStatBN, freeze_all_but, norm_affine_params,
+                   replace_norm_layers)
+
+__all__ = ['NORM_TYPES', 'MixStatBN', 'freeze_all_but', 'norm_affine_params',
+           'replace_norm_layers', 'entropy_map', 'self_cross_entropy',
+           'softmax_entropy']

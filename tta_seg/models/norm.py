@@ -1,0 +1,142 @@
+"""Norm-layer utilities shared by every adapter.
+
+All swaps of normalisation layers go through :func:`replace_norm_layers`,
+which finds layers by base class (``_BatchNorm`` covers ``BatchNorm2d``,
+``SyncBatchNorm`` and mmcv's variants), so methods never hard-code
+``nn.BatchNorm2d``.
+"""
+from typing import Callable, Iterator, List, Tuple, Type, Union
+
+import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from tta_seg.registry import MODELS
+
+#: Norm-layer base classes whose affine parameters TENT-style methods train.
+NORM_TYPES = (_BatchNorm, nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm2d)
+
+ClassSpec = Union[Type[nn.Module], Tuple[Type[nn.Module], ...]]
+
+
+def replace_norm_layers(model: nn.Module,
+                        factory: Callable[[nn.Module], nn.Module],
+                        layer_type: ClassSpec = _BatchNorm) -> int:
+    """Replace every submodule of ``layer_type`` by ``factory(old_layer)``.
+
+    Args:
+        model (nn.Module): Model modified in place.
+        factory (callable): Builds the new layer from the old one (it should
+            copy affine parameters and statistics).
+        layer_type (type or tuple): Base class(es) to replace.
+
+    Returns:
+        int: Number of replaced layers.
+    """
+    targets = [(name, mod) for name, mod in model.named_modules()
+               if isinstance(mod, layer_type) and name]
+    for name, old in targets:
+        parent_name, _, child = name.rpartition('.')
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, factory(old))
+    return len(targets)
+
+
+def norm_affine_params(
+        model: nn.Module,
+        layer_type: ClassSpec = NORM_TYPES
+) -> Iterator[Tuple[str, nn.Parameter]]:
+    """Yield ``(name, param)`` of the affine weight/bias of norm layers."""
+    for mod_name, mod in model.named_modules():
+        if not isinstance(mod, layer_type):
+            continue
+        for p_name, param in mod.named_parameters(recurse=False):
+            if p_name in ('weight', 'bias'):
+                yield f'{mod_name}.{p_name}', param
+
+
+def freeze_all_but(model: nn.Module, params: List[nn.Parameter]) -> int:
+    """Set ``requires_grad`` on exactly ``params``; return their count."""
+    keep = {id(p) for p in params}
+    for param in model.parameters():
+        param.requires_grad_(id(param) in keep)
+    return len(keep)
+
+
+@MODELS.register_module()
+class MixStatBN(nn.Module):
+    """BatchNorm normalising with a mix of source and test-batch statistics.
+
+    ``mu = prior * mu_source + (1 - prior) * mu_batch`` and likewise for the
+    variance (biased batch variance, as BN uses for normalisation). The source
+    statistics are the frozen ``running_mean``/``running_var`` buffers and are
+    never updated, so the layer is stateless across batches (``reset`` is
+    trivial) and behaves the same in train and eval mode.
+
+    ``prior=0`` is pure test-batch normalisation (Schneider et al. 2020 with
+    N=0; TENT's BN), ``prior=0.8`` is DIGA's distribution adaptation.
+
+    Deviation: when a channel has a single value per batch (e.g. the 1x1
+    image-pool branch of DeepLabV3+'s ASPP at batch size 1) the batch variance
+    is undefined, so the source statistics are used for that layer.
+
+    Args:
+        num_features (int): Channels C of an input (N, C, ...).
+        prior (float): Weight of the source statistics in [0, 1].
+        eps (float): Added to the variance.
+    """
+
+    def __init__(self, num_features: int, prior: float = 0.0,
+                 eps: float = 1e-5, affine: bool = True) -> None:
+        super().__init__()
+        if not 0.0 <= prior <= 1.0:
+            raise ValueError(f'prior must be in [0, 1], got {prior}')
+        self.num_features = num_features
+        self.prior = prior
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(num_features)) if affine \
+            else None
+        self.bias = nn.Parameter(torch.zeros(num_features)) if affine \
+            else None
+        self.register_buffer('running_mean', torch.zeros(num_features))
+        self.register_buffer('running_var', torch.ones(num_features))
+
+    @classmethod
+    def from_bn(cls, bn: _BatchNorm, prior: float = 0.0) -> 'MixStatBN':
+        """Build from a BN layer, copying its affine parameters and stats."""
+        layer = cls(bn.num_features, prior, bn.eps, affine=bn.affine)
+        layer = layer.to(bn.running_mean.device)
+        with torch.no_grad():
+            layer.running_mean.copy_(bn.running_mean)
+            layer.running_var.copy_(bn.running_var)
+            if bn.affine:
+                layer.weight.copy_(bn.weight)
+                layer.bias.copy_(bn.bias)
+        layer.weight.requires_grad_(bn.affine and bn.weight.requires_grad)
+        layer.bias.requires_grad_(bn.affine and bn.bias.requires_grad)
+        return layer
+
+    def mixed_stats(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Mixed mean and variance, each of shape (C,)."""
+        dims = [0] + list(range(2, x.dim()))
+        if self.prior >= 1.0 or x.numel() // x.shape[1] <= 1:
+            return self.running_mean, self.running_var
+        var_b, mean_b = torch.var_mean(x, dim=dims, correction=0)
+        mean = self.prior * self.running_mean + (1 - self.prior) * mean_b
+        var = self.prior * self.running_var + (1 - self.prior) * var_b
+        return mean, var
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean, var = self.mixed_stats(x)
+        # written out (not F.batch_norm): the batch statistics carry
+        # gradients, which F.batch_norm forbids for its stat arguments
+        shape = (1, -1) + (1, ) * (x.dim() - 2)
+        scale = torch.rsqrt(var + self.eps)
+        if self.weight is not None:
+            scale = scale * self.weight
+        out = (x - mean.reshape(shape)) * scale.reshape(shape)
+        return out + self.bias.reshape(shape) if self.bias is not None \
+            else out
+
+    def extra_repr(self) -> str:
+        return f'{self.num_features}, prior={self.prior}, eps={self.eps}'

@@ -1,0 +1,45 @@
+"""tta_seg registries: children of mmseg's, so every mmseg/mmengine
+component (``EncoderDecoder``, ``CityscapesDataset``, ``IoUMetric``,
+``Adam``...) is found from a ``default_scope='tta_seg'`` config, and
+tta_seg's own components are imported lazily from ``locations``.
+
+Users add their own adapters, layers or datasets in a module of their own::
+
+    from tta_seg.registry import MODELS
+
+    @MODELS.register_module()
+    class MyAdapter(BaseAdapter): ...
+
+and load it with ``custom_imports = dict(imports=['my_module'])`` in a config.
+"""
+from mmengine.registry import Registry
+from mmseg.utils import register_all_modules
+from mmseg.registry import DATASETS as MMSEG_DATASETS
+from mmseg.registry import HOOKS as MMSEG_HOOKS
+from mmseg.registry import LOOPS as MMSEG_LOOPS
+from mmseg.registry import METRICS as MMSEG_METRICS
+from mmseg.registry import MODELS as MMSEG_MODELS
+from mmseg.registry import OPTIM_WRAPPERS as MMSEG_OPTIM_WRAPPERS
+from mmseg.registry import OPTIMIZERS as MMSEG_OPTIMIZERS
+from mmseg.registry import TRANSFORMS as MMSEG_TRANSFORMS
+
+# Child registries look keys up in their parents' tables without importing
+# the parents' lazy locations, so mmseg's modules are registered here.
+register_all_modules(init_default_scope=False)
+
+MODELS = Registry(
+    'model', parent=MMSEG_MODELS,
+    locations=['tta_seg.adapters', 'tta_seg.models'])
+LOOPS = Registry('loop', parent=MMSEG_LOOPS, locations=['tta_seg.engine'])
+HOOKS = Registry('hook', parent=MMSEG_HOOKS, locations=['tta_seg.engine'])
+DATASETS = Registry(
+    'dataset', parent=MMSEG_DATASETS, locations=['tta_seg.datasets'])
+TRANSFORMS = Registry(
+    'transform', parent=MMSEG_TRANSFORMS, locations=['tta_seg.datasets'])
+METRICS = Registry(
+    'metric', parent=MMSEG_METRICS, locations=['tta_seg.evaluation'])
+OPTIMIZERS = Registry(
+    'optimizer', parent=MMSEG_OPTIMIZERS, locations=['tta_seg.engine'])
+OPTIM_WRAPPERS = Registry(
+    'optim_wrapper', parent=MMSEG_OPTIM_WRAPPERS,
+    locations=['tta_seg.engine'])
