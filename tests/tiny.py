@@ -65,8 +65,8 @@ def make_batch(n: int = 2, height: int = 32, width: int = 48,
             seg_map_path=f'/data/fog/img{i}_gt.png',
             ori_shape=(height, width), img_shape=(height, width),
             pad_shape=(height, width), scale_factor=(1.0, 1.0), flip=False))
-        if with_labels:
-            gt = gen.integers(0, NUM_CLASSES, (1, height, width))
+        gt = gen.integers(0, NUM_CLASSES, (1, height, width))
+        if with_labels:  # drawn either way: same images with or without
             sample.gt_sem_seg = PixelData(data=torch.from_numpy(gt))
         samples.append(sample)
     return dict(inputs=inputs, data_samples=samples)

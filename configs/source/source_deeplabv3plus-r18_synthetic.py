@@ -1,0 +1,5 @@
+_base_ = [
+    '../_base_/models/deeplabv3plus_r18_synthetic.py', '../_base_/streams/synthetic_3rounds.py',
+    '../_base_/default_runtime.py'
+]
+adapter = dict(type='Source')

@@ -1,0 +1,90 @@
+"""Train a source segmentor (or EcoTTA meta networks) with mmengine.
+
+    python tools/train.py CONFIG [--work-dir DIR] [--export OUT.pth]
+        [--cfg-options k=v ...] [--resume] [--amp]
+        [--launcher none|pytorch|slurm|mpi]
+
+Multi-GPU as in mmseg: ``torchrun --nproc_per_node=8 tools/train.py CONFIG
+--launcher pytorch`` (or srun with ``--launcher slurm``). After training the
+final weights are exported as a plain state dict (``--export``, default
+``<work_dir>/<config name>.pth``) that loads with ``weights_only=True``, and
+the last validation metrics go to ``<work_dir>/train_summary.json``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import tta_seg  # noqa: E402,F401  (mmcv-lite shim before mmseg)
+import torch  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.dist import is_main_process  # noqa: E402
+from mmengine.model import is_model_wrapper  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from tta_seg.apis import prepare_data  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='train a tta_seg model')
+    parser.add_argument('config')
+    parser.add_argument('--work-dir')
+    parser.add_argument('--export', help='plain state-dict output path')
+    parser.add_argument('--resume', action='store_true',
+                        help='resume from the latest checkpoint in work dir')
+    parser.add_argument('--amp', action='store_true', help='mixed precision')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'])
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def build_cfg(args) -> Config:
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.resume = args.resume
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    return cfg
+
+
+def export(runner: Runner, path: str, metrics: dict) -> None:
+    """Save the trained weights as a plain state dict plus a summary."""
+    model = runner.model.module if is_model_wrapper(runner.model) \
+        else runner.model
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save(state, path)
+    summary = dict(config=runner.cfg.filename, export=path,
+                   iters=runner.iter, val_metrics=metrics)
+    with open(osp.join(runner.work_dir, 'train_summary.json'), 'w') as f:
+        json.dump(summary, f, indent=1, default=float)
+    runner.logger.info(f'exported {path}: {summary}')
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = build_cfg(args)
+    prepare_data(cfg)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    metrics = runner.val_loop.run() if runner.val_loop is not None else {}
+    if is_main_process():
+        name = osp.splitext(osp.basename(args.config))[0]
+        export(runner, args.export or osp.join(cfg.work_dir, f'{name}.pth'),
+               metrics)
+
+
+if __name__ == '__main__':
+    main()
