@@ -15,6 +15,7 @@ This module is imported by ``tta_seg/__init__.py`` before anything imports
 mmseg, so every entry point (tools, tests, ``custom_imports``) gets it.
 """
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
 import types
@@ -70,6 +71,8 @@ def install_mmcv_ext_stub() -> bool:
     if importlib.util.find_spec('mmcv._ext') is not None:
         return False
     stub = _ExtStub('mmcv._ext', 'Stand-in installed by tta_seg.compat')
+    # a spec, so importlib/pkgutil probes (e.g. env collection) see a module
+    stub.__spec__ = importlib.machinery.ModuleSpec('mmcv._ext', None)
     sys.modules['mmcv._ext'] = stub
     mmcv = importlib.import_module('mmcv')
     mmcv._ext = stub

@@ -14,14 +14,20 @@ and load it with ``custom_imports = dict(imports=['my_module'])`` in a config.
 """
 from mmengine.registry import Registry
 from mmseg.utils import register_all_modules
+from mmseg.registry import DATA_SAMPLERS as MMSEG_DATA_SAMPLERS
 from mmseg.registry import DATASETS as MMSEG_DATASETS
+from mmseg.registry import EVALUATOR as MMSEG_EVALUATOR
 from mmseg.registry import HOOKS as MMSEG_HOOKS
 from mmseg.registry import LOOPS as MMSEG_LOOPS
 from mmseg.registry import METRICS as MMSEG_METRICS
 from mmseg.registry import MODELS as MMSEG_MODELS
 from mmseg.registry import OPTIM_WRAPPERS as MMSEG_OPTIM_WRAPPERS
 from mmseg.registry import OPTIMIZERS as MMSEG_OPTIMIZERS
+from mmseg.registry import LOG_PROCESSORS as MMSEG_LOG_PROCESSORS
+from mmseg.registry import PARAM_SCHEDULERS as MMSEG_PARAM_SCHEDULERS
 from mmseg.registry import TRANSFORMS as MMSEG_TRANSFORMS
+from mmseg.registry import VISBACKENDS as MMSEG_VISBACKENDS
+from mmseg.registry import VISUALIZERS as MMSEG_VISUALIZERS
 
 # Child registries look keys up in their parents' tables without importing
 # the parents' lazy locations, so mmseg's modules are registered here.
@@ -43,3 +49,13 @@ OPTIMIZERS = Registry(
 OPTIM_WRAPPERS = Registry(
     'optim_wrapper', parent=MMSEG_OPTIM_WRAPPERS,
     locations=['tta_seg.engine'])
+
+# Pass-through children (nothing of ours yet), so every registry the Runner
+# builds from in the 'tta_seg' scope exists and resolves to mmseg's.
+DATA_SAMPLERS = Registry('data sampler', parent=MMSEG_DATA_SAMPLERS)
+EVALUATOR = Registry('evaluator', parent=MMSEG_EVALUATOR)
+PARAM_SCHEDULERS = Registry('parameter scheduler',
+                            parent=MMSEG_PARAM_SCHEDULERS)
+LOG_PROCESSORS = Registry('log_processor', parent=MMSEG_LOG_PROCESSORS)
+VISBACKENDS = Registry('vis_backend', parent=MMSEG_VISBACKENDS)
+VISUALIZERS = Registry('visualizer', parent=MMSEG_VISUALIZERS)

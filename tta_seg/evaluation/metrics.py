@@ -20,6 +20,8 @@ class StreamIoUMetric(IoUMetric):
     both predictions and labels, which mIoU ignores as mmseg does).
     """
 
+    default_prefix = ''  # metric names stay mIoU, aAcc... (no 'prefix/')
+
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault('iou_metrics', ['mIoU'])
         super().__init__(**kwargs)

@@ -1,0 +1,178 @@
+"""ContinualTestLoop: records, reset policies, results schema and resume."""
+import json
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+from tests.tiny import NUM_CLASSES, tiny_segmentor_cfg
+from tta_seg.registry import HOOKS
+
+H, W, N_IMAGES = 32, 48, 3
+SPLITS = {'a': 0, 'b': 60, 'val': 0}
+
+
+def write_split(root, split, shift, seed):
+    gen = np.random.default_rng(seed)
+    for i in range(N_IMAGES):
+        stem = f'city_000000_{i:06d}'
+        label = np.repeat(np.arange(NUM_CLASSES), W // NUM_CLASSES + 1)[:W]
+        label = np.tile(label, (H, 1)).astype(np.uint8)
+        img = (label[..., None] * 40 + gen.integers(0, 30, (H, W, 3)) +
+               shift).clip(0, 255).astype(np.uint8)
+        for folder, suffix, arr in (('leftImg8bit', 'leftImg8bit', img),
+                                    ('gtFine', 'gtFine_labelTrainIds',
+                                     label)):
+            path = osp.join(root, folder, split, 'city', f'{stem}_{suffix}.png')
+            cv2.imwrite(path, arr) if osp.isdir(osp.dirname(path)) else (
+                __import__('os').makedirs(osp.dirname(path)),
+                cv2.imwrite(path, arr))
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('tiny_cs'))
+    for seed, (split, shift) in enumerate(SPLITS.items()):
+        write_split(root, split, shift, seed)
+    return root
+
+
+def dataset(root, split):
+    return dict(type='CityscapesDataset', data_root=root,
+                data_prefix=dict(img_path=f'leftImg8bit/{split}',
+                                 seg_map_path=f'gtFine/{split}'),
+                pipeline=[dict(type='LoadImageFromFile'),
+                          dict(type='LoadAnnotations'),
+                          dict(type='PackSegInputs')])
+
+
+def make_cfg(root, work_dir, method='TENT', **loop):
+    adapter = dict(type=method, segmentor=tiny_segmentor_cfg('bn'))
+    if method == 'TENT':
+        adapter['optim_wrapper'] = dict(optimizer=dict(type='Adam', lr=1e-2))
+    test_cfg = dict(type='ContinualTestLoop', rounds=2, progress=False,
+                    domains=[dict(name=s, dataset=dataset(root, s))
+                             for s in ('a', 'b')],
+                    source=dict(name='source', dataset=dataset(root, 'val')))
+    test_cfg.update(loop)
+    return Config(dict(
+        default_scope='tta_seg', work_dir=work_dir, model=adapter,
+        test_dataloader=dict(batch_size=1, num_workers=0,
+                             sampler=dict(type='DefaultSampler',
+                                          shuffle=False)),
+        test_evaluator=dict(type='StreamIoUMetric'), test_cfg=test_cfg,
+        default_hooks=dict(runtime_info=None, timer=None, logger=None,
+                           param_scheduler=None, checkpoint=None,
+                           sampler_seed=None),
+        randomness=dict(seed=0), log_level='WARNING',
+        env_cfg=dict(dist_cfg=dict(backend='gloo'))))
+
+
+def run(cfg, with_state=False):
+    runner = Runner.from_cfg(cfg)
+    runner.test()
+    with open(osp.join(cfg.work_dir, 'results.json')) as f:
+        res = json.load(f)
+    return (res, runner.model.state_dict()) if with_state else res
+
+
+def assert_same_state(a, b, same=True):
+    equal = all(torch.equal(a[k], b[k]) for k in a)
+    assert equal == same
+
+
+def strip_time(records):
+    return [{k: v for k, v in r.items() if k != 'seconds'} for r in records]
+
+
+def test_records_and_schema(data_root, tmp_path):
+    res = run(make_cfg(data_root, str(tmp_path)))
+    assert res['method'] == 'TENT' and res['domains'] == ['a', 'b']
+    assert res['rounds'] == 2
+    assert [(r['round'], r['domain']) for r in res['records']] == [
+        (1, 'a'), (1, 'b'), (2, 'a'), (2, 'b')]
+    for rec in res['records']:
+        assert set(rec) >= {'round', 'domain', 'mIoU', 'mAcc', 'aAcc',
+                            'per_class_iou', 'num_images', 'seconds'}
+        assert rec['num_images'] == N_IMAGES
+        assert 0 <= rec['mIoU'] <= 100 and len(rec['per_class_iou']) == 19
+    miou = [r['mIoU'] for r in res['records']]
+    assert res['mean_mIoU'] == pytest.approx(sum(miou) / len(miou), abs=1e-3)
+    assert [r['round'] for r in res['forgetting']] == [1, 2]
+    for name in ('summary.md', 'summary.csv', 'miou.png'):
+        assert osp.getsize(osp.join(str(tmp_path), name)) > 0
+
+
+def test_source_records_do_not_drift(data_root, tmp_path):
+    res = run(make_cfg(data_root, str(tmp_path), method='Source'))
+    by_domain = {}
+    for rec in res['records']:
+        by_domain.setdefault(rec['domain'], []).append(rec['mIoU'])
+    assert all(len(set(v)) == 1 for v in by_domain.values())
+
+
+def test_reset_policies_change_the_stream(data_root, tmp_path):
+    never, s_never = run(make_cfg(data_root, str(tmp_path / 'n')), True)
+    batch = run(make_cfg(data_root, str(tmp_path / 'b'), reset='batch'))
+    domain, s_domain = run(
+        make_cfg(data_root, str(tmp_path / 'd'), reset='domain'), True)
+    # episodic / per-domain resets make every round identical
+    for res in (batch, domain):
+        recs = res['records']
+        assert strip_time(recs[:2]) == [dict(r, round=1) for r in
+                                        strip_time(recs[2:])]
+    assert strip_time(never['records'][:2]) == strip_time(
+        domain['records'][:2])
+    # ...while the continual stream carries its adaptation across domains
+    assert_same_state(s_never, s_domain, same=False)
+
+
+class StopAt(Hook):
+    """Simulates an interruption at a given (round, domain, batch)."""
+
+    def __init__(self, at):
+        self.at = tuple(at)
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None,
+                        outputs=None):
+        if (*runner.test_loop.current, batch_idx) == self.at:
+            raise KeyboardInterrupt
+
+
+HOOKS.register_module(module=StopAt, force=True)
+
+
+def test_resume_equals_uninterrupted_run(data_root, tmp_path):
+    full, s_full = run(make_cfg(data_root, str(tmp_path / 'full')), True)
+    cfg = make_cfg(data_root, str(tmp_path / 'cut'))
+    cfg.custom_hooks = [dict(type='StopAt', at=[2, 'a', 1])]
+    with pytest.raises(KeyboardInterrupt):
+        Runner.from_cfg(cfg).test()
+    with open(osp.join(cfg.work_dir, 'results.json')) as f:
+        partial = json.load(f)
+    assert [(r['round'], r['domain']) for r in partial['records']] == [
+        (1, 'a'), (1, 'b')]
+    resumed, s_resumed = run(
+        make_cfg(data_root, cfg.work_dir, resume=True), True)
+    assert_same_state(s_full, s_resumed)
+    # finished steps were kept, not recomputed (their timings are the old ones)
+    assert resumed['records'][:2] == partial['records'][:2]
+    assert strip_time(resumed['records']) == strip_time(full['records'])
+    assert strip_time(resumed['forgetting']) == strip_time(full['forgetting'])
+
+
+def test_missing_data_root_is_named(tmp_path):
+    missing = str(tmp_path / 'nowhere')
+    with pytest.raises(FileNotFoundError, match='nowhere'):
+        Runner.from_cfg(make_cfg(missing, str(tmp_path / 'w'))).test()
+
+
+def test_rerun_keeps_earlier_results(data_root, tmp_path):
+    run(make_cfg(data_root, str(tmp_path), method='Source', rounds=1))
+    run(make_cfg(data_root, str(tmp_path), method='Source', rounds=1))
+    assert len(list(tmp_path.glob('results.*.json'))) == 1
