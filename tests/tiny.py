@@ -1,5 +1,9 @@
 """Tiny segmentors and batches for CPU tests (milliseconds per step)."""
 import copy
+import os
+import os.path as osp
+
+import cv2
 
 import numpy as np
 import torch
@@ -70,3 +74,42 @@ def make_batch(n: int = 2, height: int = 32, width: int = 48,
             sample.gt_sem_seg = PixelData(data=torch.from_numpy(gt))
         samples.append(sample)
     return dict(inputs=inputs, data_samples=samples)
+
+
+H, W, N_IMAGES = 32, 48, 3
+#: split -> brightness shift: two "domains" and a source val split
+TINY_SPLITS = {'a': 0, 'b': 60, 'val': 0}
+
+
+def _write_split(root: str, split: str, shift: int, seed: int) -> None:
+    gen = np.random.default_rng(seed)
+    for i in range(N_IMAGES):
+        stem = f'city_000000_{i:06d}'
+        label = np.repeat(np.arange(NUM_CLASSES), W // NUM_CLASSES + 1)[:W]
+        label = np.tile(label, (H, 1)).astype(np.uint8)
+        img = (label[..., None] * 40 + gen.integers(0, 30, (H, W, 3)) +
+               shift).clip(0, 255).astype(np.uint8)
+        for folder, suffix, arr in (('leftImg8bit', 'leftImg8bit', img),
+                                    ('gtFine', 'gtFine_labelTrainIds',
+                                     label)):
+            path = osp.join(root, folder, split, 'city',
+                            f'{stem}_{suffix}.png')
+            os.makedirs(osp.dirname(path), exist_ok=True)
+            cv2.imwrite(path, arr)
+
+
+def write_tiny_cityscapes(root: str) -> str:
+    """Tiny Cityscapes-layout data: splits 'a', 'b' (domains) and 'val'."""
+    for seed, (split, shift) in enumerate(TINY_SPLITS.items()):
+        _write_split(root, split, shift, seed)
+    return root
+
+
+def tiny_dataset_cfg(root: str, split: str) -> dict:
+    """CityscapesDataset config over one split of the tiny data."""
+    return dict(type='CityscapesDataset', data_root=root,
+                data_prefix=dict(img_path=f'leftImg8bit/{split}',
+                                 seg_map_path=f'gtFine/{split}'),
+                pipeline=[dict(type='LoadImageFromFile'),
+                          dict(type='LoadAnnotations'),
+                          dict(type='PackSegInputs')])

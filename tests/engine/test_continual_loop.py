@@ -2,53 +2,20 @@
 import json
 import os.path as osp
 
-import cv2
-import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from tests.tiny import NUM_CLASSES, tiny_segmentor_cfg
+from tests.tiny import (N_IMAGES, tiny_dataset_cfg as dataset,
+                        tiny_segmentor_cfg, write_tiny_cityscapes)
 from tta_seg.registry import HOOKS
-
-H, W, N_IMAGES = 32, 48, 3
-SPLITS = {'a': 0, 'b': 60, 'val': 0}
-
-
-def write_split(root, split, shift, seed):
-    gen = np.random.default_rng(seed)
-    for i in range(N_IMAGES):
-        stem = f'city_000000_{i:06d}'
-        label = np.repeat(np.arange(NUM_CLASSES), W // NUM_CLASSES + 1)[:W]
-        label = np.tile(label, (H, 1)).astype(np.uint8)
-        img = (label[..., None] * 40 + gen.integers(0, 30, (H, W, 3)) +
-               shift).clip(0, 255).astype(np.uint8)
-        for folder, suffix, arr in (('leftImg8bit', 'leftImg8bit', img),
-                                    ('gtFine', 'gtFine_labelTrainIds',
-                                     label)):
-            path = osp.join(root, folder, split, 'city', f'{stem}_{suffix}.png')
-            cv2.imwrite(path, arr) if osp.isdir(osp.dirname(path)) else (
-                __import__('os').makedirs(osp.dirname(path)),
-                cv2.imwrite(path, arr))
 
 
 @pytest.fixture(scope='module')
 def data_root(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('tiny_cs'))
-    for seed, (split, shift) in enumerate(SPLITS.items()):
-        write_split(root, split, shift, seed)
-    return root
-
-
-def dataset(root, split):
-    return dict(type='CityscapesDataset', data_root=root,
-                data_prefix=dict(img_path=f'leftImg8bit/{split}',
-                                 seg_map_path=f'gtFine/{split}'),
-                pipeline=[dict(type='LoadImageFromFile'),
-                          dict(type='LoadAnnotations'),
-                          dict(type='PackSegInputs')])
+    return write_tiny_cityscapes(str(tmp_path_factory.mktemp('tiny_cs')))
 
 
 def make_cfg(root, work_dir, method='TENT', **loop):
