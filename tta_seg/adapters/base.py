@@ -147,8 +147,11 @@ class BaseAdapter(BaseModel):
         self.optim_wrapper = self.build_optim_wrapper()
         self._prepared = True
         self.train()
+        # kept on the CPU: reset() copies across devices, and accelerator
+        # memory is left to adaptation
         self._source_state = {
-            k: v.detach().clone() for k, v in self.state_dict().items()
+            k: v.detach().to('cpu', copy=True)
+            for k, v in self.state_dict().items()
         }
         if self.optim_wrapper is not None:
             self._source_optim_state = copy.deepcopy(

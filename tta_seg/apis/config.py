@@ -43,7 +43,8 @@ def check_adapter_type(name: Optional[str]) -> None:
 
 
 def compose_model_cfg(cfg: Config, checkpoint: Optional[str] = None,
-                      allow_unsafe: bool = False) -> Config:
+                      allow_unsafe: bool = False,
+                      random_weights: bool = False) -> Config:
     """Set ``cfg.model`` to the adapter wrapping the source segmentor.
 
     Args:
@@ -51,6 +52,8 @@ def compose_model_cfg(cfg: Config, checkpoint: Optional[str] = None,
         checkpoint (str, optional): Source weights; default: the config's
             ``source_checkpoint`` (shipped weights of the embedded models).
         allow_unsafe (bool): Permit full unpickling of the checkpoint.
+        random_weights (bool): Keep the random initialisation (speed and
+            memory benchmarks only).
 
     Returns:
         Config: ``cfg`` (modified in place).
@@ -62,8 +65,9 @@ def compose_model_cfg(cfg: Config, checkpoint: Optional[str] = None,
             'segmentor' in cfg.model:
         return cfg  # already composed
     check_adapter_type(cfg.adapter.get('type'))
-    ckpt = resolve_path(checkpoint or cfg.get('source_checkpoint'))
-    if ckpt is None:
+    ckpt = None if random_weights else resolve_path(
+        checkpoint or cfg.get('source_checkpoint'))
+    if ckpt is None and not random_weights:
         raise ValueError(
             'no source weights: pass --checkpoint (the config names the '
             'official mmseg model-zoo file to download) or set '

@@ -1,0 +1,208 @@
+"""Time per image and peak memory of TTA methods, as ratios to Source.
+
+    python tools/benchmark.py CONFIG [CONFIG ...] [--size 540 960]
+        [--iters 10] [--warmup 3] [--device auto|cpu|cuda] [--out FILE.json]
+        [--checkpoint SRC.pth] [--cfg-options k=v ...]
+
+A CONFIG may carry overrides for its adapter after ``::``, e.g.
+``configs/cotta/x.py::fast_views=False`` (label: ``CoTTA[fast_views=False]``).
+For every distinct source model among the configs, plain Source inference on
+the same input is measured in the same run and every method is reported
+relative to it. Random weights by default (speed does not depend on them).
+
+GPU: CUDA events around each adaptation step; peak memory =
+``torch.cuda.max_memory_allocated`` during the steps (weights included).
+CPU: wall time; each method runs in its own fresh child process (spawned by
+this one run) and peak memory = peak RSS of that process minus its RSS
+before the model was built (weights + step working memory).
+"""
+import argparse
+import json
+import multiprocessing as mp
+import os.path as osp
+import resource
+import sys
+import time
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+MB = 1024.0**2
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='TTA speed/memory')
+    parser.add_argument('configs', nargs='+')
+    parser.add_argument('--size', type=int, nargs=2, default=(540, 960),
+                        metavar=('H', 'W'), help='input size (default: '
+                        'ACDC at half resolution, 540 960)')
+    parser.add_argument('--iters', type=int, default=10)
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--device', default='auto')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='CPU threads (torch.set_num_threads)')
+    parser.add_argument('--checkpoint', help='source weights (optional)')
+    parser.add_argument('--out', help='write the results as JSON here')
+    parser.add_argument('--cfg-options', nargs='+', default=[],
+                        help='k=v overrides applied to every config')
+    return parser.parse_args(argv)
+
+
+def parse_spec(spec: str):
+    """``path::k=v,k2=v2`` -> (path, {'adapter.k': v, ...}, label suffix)."""
+    path, _, opts = spec.partition('::')
+    overrides = {}
+    for item in filter(None, opts.split(',')):
+        key, _, value = item.partition('=')
+        overrides[f'adapter.{key}'] = value
+    return path, overrides, f'[{opts}]' if opts else ''
+
+
+def build_adapter(path, overrides, args, source=False):
+    import tta_seg  # noqa: F401
+    from mmengine.config import Config, DictAction
+    from mmengine.registry import init_default_scope
+
+    from tta_seg.apis import compose_model_cfg
+    from tta_seg.registry import MODELS
+    cfg = Config.fromfile(path)
+    options = {}
+    for item in list(args.cfg_options) + [f'{k}={v}'
+                                          for k, v in overrides.items()]:
+        key, _, value = item.partition('=')
+        options[key] = DictAction._parse_iterable(value)
+    cfg.merge_from_dict(options)
+    if source:
+        cfg.adapter = dict(type='Source')
+    compose_model_cfg(cfg, args.checkpoint,
+                      random_weights=args.checkpoint is None)
+    init_default_scope('tta_seg')
+    return MODELS.build(cfg.model)
+
+
+def make_batch(height, width):
+    import torch
+    from mmseg.structures import SegDataSample
+    gen = torch.Generator().manual_seed(0)
+    img = torch.randint(0, 256, (3, height, width), generator=gen,
+                        dtype=torch.uint8)
+    meta = dict(ori_shape=(height, width), img_shape=(height, width),
+                pad_shape=(height, width), scale_factor=(1.0, 1.0),
+                flip=False)
+    return dict(inputs=[img], data_samples=[SegDataSample(metainfo=meta)])
+
+
+def measure(path, overrides, args, device, source=False):
+    """Return (seconds per image, peak MB) of one method."""
+    import torch
+
+    import tta_seg.adapters  # noqa: F401  (imports outside the measurement)
+    import tta_seg.apis  # noqa: F401
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    adapter = build_adapter(path, overrides, args, source).to(device)
+    batch = make_batch(*args.size)
+    for _ in range(args.warmup):
+        adapter.test_step(batch)
+    cuda = device.startswith('cuda')
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(args.iters):
+        if cuda:
+            start, end = (torch.cuda.Event(enable_timing=True)
+                          for _ in range(2))
+            start.record()
+            adapter.test_step(batch)
+            end.record()
+            torch.cuda.synchronize()
+            times.append(start.elapsed_time(end) / 1000.0)
+        else:
+            t0 = time.perf_counter()
+            adapter.test_step(batch)
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    median = times[len(times) // 2]
+    if cuda:
+        return median, torch.cuda.max_memory_allocated() / MB
+    # ru_maxrss is in KiB on Linux
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return median, (rss - rss0) / 1024.0
+
+
+def _child(queue, *a):
+    try:
+        queue.put(measure(*a))
+    except BaseException as err:  # report, never hang the parent
+        queue.put(err)
+
+
+def run_isolated(path, overrides, args, device, source=False):
+    """CPU: one fresh process per measurement, so peak RSS is its own."""
+    if device.startswith('cuda'):
+        return measure(path, overrides, args, device, source)
+    ctx = mp.get_context('spawn')
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child,
+                       args=(queue, path, overrides, args, device, source))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def model_key(path):
+    from mmengine.config import Config
+    return json.dumps(Config.fromfile(path).model.to_dict(), sort_keys=True,
+                      default=str)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import torch
+    device = args.device
+    if device == 'auto':
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    rows, sources = [], {}
+    for spec in args.configs:
+        path, overrides, suffix = parse_spec(spec)
+        key = model_key(path)
+        if key not in sources:
+            sources[key] = run_isolated(path, {}, args, device, source=True)
+            rows.append(dict(method='Source', config=path, model_key=key,
+                             seconds=sources[key][0], peak_mb=sources[key][1]))
+        from mmengine.config import Config
+        name = Config.fromfile(path).adapter['type'] + suffix
+        sec, mem = run_isolated(path, overrides, args, device)
+        rows.append(dict(method=name, config=path, model_key=key,
+                         seconds=sec, peak_mb=mem))
+    report(rows, sources, args, device)
+
+
+def report(rows, sources, args, device):
+    import torch
+    for row in rows:
+        src = sources[row.pop('model_key')]
+        row['time_ratio'] = row['seconds'] / src[0]
+        row['memory_ratio'] = row['peak_mb'] / src[1]
+    where = torch.cuda.get_device_name() if device.startswith('cuda') else \
+        f'CPU ({torch.get_num_threads()} threads)'
+    print(f'\n{where}, input {args.size[0]}x{args.size[1]}, batch 1, '
+          f'median of {args.iters} steps\n')
+    print('| method | config | ms / image | x Source | peak MB | x Source |')
+    print('|---|---|---|---|---|---|')
+    for r in rows:
+        print(f"| {r['method']} | {osp.basename(r['config'])} | "
+              f"{r['seconds'] * 1000:.1f} | {r['time_ratio']:.2f} | "
+              f"{r['peak_mb']:.0f} | {r['memory_ratio']:.2f} |")
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(dict(device=where, size=list(args.size),
+                           iters=args.iters, rows=rows), f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
