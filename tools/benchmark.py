@@ -187,7 +187,8 @@ def report(rows, sources, args, device):
     for row in rows:
         src = sources[row.pop('model_key')]
         row['time_ratio'] = row['seconds'] / src[0]
-        row['memory_ratio'] = row['peak_mb'] / src[1]
+        row['memory_ratio'] = row['peak_mb'] / src[1] if src[1] > 0 \
+            else float('nan')
     where = torch.cuda.get_device_name() if device.startswith('cuda') else \
         f'CPU ({torch.get_num_threads()} threads)'
     print(f'\n{where}, input {args.size[0]}x{args.size[1]}, batch 1, '

@@ -1,0 +1,37 @@
+"""tools/benchmark.py on a tiny config: ratios against Source, one run."""
+import json
+import os.path as osp
+import sys
+import textwrap
+
+from tests.tiny import tiny_segmentor_cfg
+from tta_seg.apis.config import REPO_ROOT
+
+sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
+import benchmark  # noqa: E402
+
+
+def test_parse_spec():
+    assert benchmark.parse_spec('a.py') == ('a.py', {}, '')
+    path, opts, label = benchmark.parse_spec('a.py::fast_views=False,x=1')
+    assert path == 'a.py' and label == '[fast_views=False,x=1]'
+    assert opts == {'adapter.fast_views': 'False', 'adapter.x': '1'}
+
+
+def test_benchmark_reports_ratios(tmp_path):
+    cfg = tmp_path / 'tent.py'
+    cfg.write_text(textwrap.dedent(f'''
+    default_scope = 'tta_seg'
+    model = {tiny_segmentor_cfg('bn')!r}
+    adapter = dict(type='TENT', optim_wrapper=dict(
+        optimizer=dict(type='Adam', lr=1e-3)))
+    '''))
+    out = tmp_path / 'bench.json'
+    benchmark.main([str(cfg), f'{cfg}::variant=original', '--size', '32', '48',
+                    '--iters', '2', '--warmup', '1', '--device', 'cpu', '--out', str(out)])
+    rows = json.loads(out.read_text())['rows']
+    assert [r['method'] for r in rows] == ['Source', 'TENT',
+                                           'TENT[variant=original]']
+    assert rows[0]['time_ratio'] == 1.0 and rows[0]['memory_ratio'] == 1.0
+    for row in rows:
+        assert row['seconds'] > 0 and row['peak_mb'] >= 0
