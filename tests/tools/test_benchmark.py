@@ -32,6 +32,8 @@ def test_benchmark_reports_ratios(tmp_path):
     rows = json.loads(out.read_text())['rows']
     assert [r['method'] for r in rows] == ['Source', 'TENT',
                                            'TENT[variant=original]']
-    assert rows[0]['time_ratio'] == 1.0 and rows[0]['memory_ratio'] == 1.0
+    assert rows[0]['time_ratio'] == 1.0
+    # a tiny model may not raise the peak RSS at all (ratio then undefined)
+    assert rows[0]['memory_ratio'] == 1.0 or rows[0]['peak_mb'] == 0
     for row in rows:
         assert row['seconds'] > 0 and row['peak_mb'] >= 0
