@@ -24,8 +24,10 @@ EXPECTED_MPARAMS = {
                          ids=[osp.relpath(p, REPO_ROOT) for p in ALL])
 def test_config_parses(path):
     cfg = Config.fromfile(path)
-    if 'adapter' in cfg or 'test_cfg' in cfg and '_base_' not in path:
+    if 'adapter' in cfg:  # a method config: runnable by tools/test_tta.py
         assert cfg.default_scope == 'tta_seg'
+        assert cfg.test_cfg.type == 'ContinualTestLoop'
+        assert 'source_checkpoint' in cfg
 
 
 @pytest.mark.parametrize('name', sorted(EXPECTED_MPARAMS))
