@@ -1,0 +1,49 @@
+"""tools/report.py on hand-made results files."""
+import json
+import os.path as osp
+import sys
+
+import pytest
+
+from tta_seg.apis.config import REPO_ROOT
+
+sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
+import report  # noqa: E402
+
+
+def write_run(folder, method, values, forgetting=None):
+    folder.mkdir(parents=True)
+    domains = ['fog', 'night']
+    records = [dict(round=r + 1, domain=d, mIoU=values[r][i], mAcc=0.0,
+                    aAcc=0.0, per_class_iou={}, num_images=2, seconds=1.0)
+               for r in range(len(values)) for i, d in enumerate(domains)]
+    res = dict(method=method, config=f'configs/x/{method.lower()}_m.py',
+               domains=domains, rounds=len(values), records=records,
+               mean_mIoU=0.0)
+    if forgetting is not None:
+        res['forgetting'] = [dict(records[0], domain='source', mIoU=v)
+                             for v in forgetting]
+    (folder / 'results.json').write_text(json.dumps(res))
+
+
+def test_table_values_and_plot(tmp_path):
+    write_run(tmp_path / 'a', 'Source', [[50.0, 20.0], [50.0, 20.0]])
+    write_run(tmp_path / 'b', 'TENT', [[52.0, 22.0], [40.0, 10.0]],
+              forgetting=[60.0, 55.0])
+    out = tmp_path / 'out'
+    table = report.main([str(tmp_path / '*'), '--out', str(out)])
+    assert table[0] == ['run', 'fog', 'night', 'round 1', 'last round',
+                        'mean', 'source after']
+    assert table[1] == ['Source (source_m)', '50.0', '20.0', '35.0', '35.0',
+                        '35.0', '-']
+    # TENT: fog (52+40)/2, night (22+10)/2, round 1 37, round 2 25, mean 31
+    assert table[2] == ['TENT (tent_m)', '46.0', '16.0', '37.0', '25.0',
+                        '31.0', '55.0']
+    assert (out / 'comparison.png').stat().st_size > 1000
+    assert 'TENT (tent_m)' in (out / 'comparison.md').read_text()
+    assert (out / 'comparison.csv').read_text().count('\n') == 3
+
+
+def test_missing_results_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nothing_here'):
+        report.main([str(tmp_path / 'nothing_here')])
