@@ -28,10 +28,12 @@ from mmseg.registry import PARAM_SCHEDULERS as MMSEG_PARAM_SCHEDULERS
 from mmseg.registry import TRANSFORMS as MMSEG_TRANSFORMS
 from mmseg.registry import VISBACKENDS as MMSEG_VISBACKENDS
 from mmseg.registry import VISUALIZERS as MMSEG_VISUALIZERS
+from mmseg.registry import WEIGHT_INITIALIZERS as MMSEG_WEIGHT_INITIALIZERS
 
 # Child registries look keys up in their parents' tables without importing
 # the parents' lazy locations, so mmseg's modules are registered here.
 register_all_modules(init_default_scope=False)
+import mmseg.visualization  # noqa: E402,F401  (SegLocalVisualizer)
 
 MODELS = Registry(
     'model', parent=MMSEG_MODELS,
@@ -59,3 +61,5 @@ PARAM_SCHEDULERS = Registry('parameter scheduler',
 LOG_PROCESSORS = Registry('log_processor', parent=MMSEG_LOG_PROCESSORS)
 VISBACKENDS = Registry('vis_backend', parent=MMSEG_VISBACKENDS)
 VISUALIZERS = Registry('visualizer', parent=MMSEG_VISUALIZERS)
+WEIGHT_INITIALIZERS = Registry('weight initializer',
+                               parent=MMSEG_WEIGHT_INITIALIZERS)
