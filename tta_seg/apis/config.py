@@ -75,6 +75,9 @@ def compose_model_cfg(cfg: Config, checkpoint: Optional[str] = None,
     model = dict(cfg.adapter, segmentor=cfg.model, source_checkpoint=ckpt,
                  allow_unsafe_checkpoint=allow_unsafe)
     cfg.model = model
+    # mmseg configs also keep their preprocessor at top level, and the Runner
+    # would hand it to the adapter: the segmentor already owns it
+    cfg.pop('data_preprocessor', None)
     return cfg
 
 

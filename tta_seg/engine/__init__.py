@@ -1,4 +1,5 @@
 from .hooks import *  # noqa: F401,F403
 from .loops import ContinualTestLoop
+from .optimizers import SAM
 
-__all__ = ['ContinualTestLoop']
+__all__ = ['ContinualTestLoop', 'SAM']
