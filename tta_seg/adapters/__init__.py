@@ -1,11 +1,14 @@
 from .base import BaseAdapter, strip_labels
 from .bn_adapt import BNAdapt
+from .cotta import CoTTA
+from .diga import DIGA
 from .gprebn import GpreBN
+from .mean_teacher import MeanTeacherAdapter
 from .sar import SAR
 from .source import Source
 from .tent import TENT
 
 __all__ = [
     'BaseAdapter', 'strip_labels', 'Source', 'BNAdapt', 'TENT', 'SAR',
-    'GpreBN'
+    'GpreBN', 'DIGA', 'CoTTA', 'MeanTeacherAdapter'
 ]
