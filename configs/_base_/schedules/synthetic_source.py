@@ -44,11 +44,12 @@ val_dataloader = dict(
 val_evaluator = dict(type='StreamIoUMetric')
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
-max_iters = 1500
+max_iters = 600
 optim_wrapper = dict(
     type='OptimWrapper',
+    # foreach: the per-tensor Python loop of AdamW costs ~20 % on a CPU
     optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999),
-                   weight_decay=0.01),
+                   weight_decay=0.01, foreach=True),
     clip_grad=dict(max_norm=10.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
@@ -57,14 +58,14 @@ param_scheduler = [
          by_epoch=False)
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
-                 val_interval=500)
+                 val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500,
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=200,
                     max_keep_ckpts=1),
     sampler_seed=dict(type='DistSamplerSeedHook'))
 env_cfg = dict(
