@@ -21,6 +21,8 @@ from mmseg.registry import HOOKS as MMSEG_HOOKS
 from mmseg.registry import LOOPS as MMSEG_LOOPS
 from mmseg.registry import METRICS as MMSEG_METRICS
 from mmseg.registry import MODELS as MMSEG_MODELS
+from mmseg.registry import \
+    OPTIM_WRAPPER_CONSTRUCTORS as MMSEG_OPTIM_WRAPPER_CONSTRUCTORS
 from mmseg.registry import OPTIM_WRAPPERS as MMSEG_OPTIM_WRAPPERS
 from mmseg.registry import OPTIMIZERS as MMSEG_OPTIMIZERS
 from mmseg.registry import LOG_PROCESSORS as MMSEG_LOG_PROCESSORS
@@ -63,3 +65,5 @@ VISBACKENDS = Registry('vis_backend', parent=MMSEG_VISBACKENDS)
 VISUALIZERS = Registry('visualizer', parent=MMSEG_VISUALIZERS)
 WEIGHT_INITIALIZERS = Registry('weight initializer',
                                parent=MMSEG_WEIGHT_INITIALIZERS)
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor', parent=MMSEG_OPTIM_WRAPPER_CONSTRUCTORS)

@@ -2,6 +2,7 @@ from .base import BaseAdapter, strip_labels
 from .bn_adapt import BNAdapt
 from .cotta import CoTTA
 from .diga import DIGA
+from .ecotta import EcoTTA
 from .gprebn import GpreBN
 from .mean_teacher import MeanTeacherAdapter
 from .sar import SAR
@@ -10,5 +11,6 @@ from .tent import TENT
 
 __all__ = [
     'BaseAdapter', 'strip_labels', 'Source', 'BNAdapt', 'TENT', 'SAR',
-    'GpreBN', 'DIGA', 'CoTTA', 'MeanTeacherAdapter'
+    'GpreBN', 'DIGA', 'CoTTA', 'MeanTeacherAdapter',
+    'EcoTTA'
 ]

@@ -53,7 +53,10 @@ def ecotta_segmentor_cfg(segmentor: dict, **kwargs) -> dict:
     if segmentor.get('type') not in WRAPPABLE_TYPES:
         raise TypeError(f'EcoTTA wraps {WRAPPABLE_TYPES[:2]} configs, got '
                         f'{segmentor.get("type")!r}')
-    return dict(segmentor, type='EcoTTASegmentor', **kwargs)
+    # mmseg:: bases tag their model `_scope_='mmseg'`, where the wrapper
+    # is not registered
+    return dict(segmentor, type='EcoTTASegmentor', _scope_='tta_seg',
+                **kwargs)
 
 
 @MODELS.register_module()
@@ -71,6 +74,7 @@ class EcoTTA(BaseAdapter):
         reg_weight (float): lambda of the self-distilled regulariser.
         batch_stats (bool): Meta BNs normalise with test-batch statistics.
         checkpoint_frozen (bool): Activation checkpointing of frozen parts.
+        meta_kernel (int): Kernel of the meta convs (paper: 3).
         source_checkpoint (str, optional): Source weights (original modules).
         allow_unsafe_checkpoint (bool): Permit full unpickling (both files).
         **kwargs: Other :class:`BaseAdapter` arguments (``optim_wrapper``).
@@ -84,12 +88,13 @@ class EcoTTA(BaseAdapter):
                  reg_weight: float = 0.5,
                  batch_stats: bool = False,
                  checkpoint_frozen: bool = True,
+                 meta_kernel: int = 3,
                  source_checkpoint: Optional[str] = None,
                  allow_unsafe_checkpoint: bool = False,
                  **kwargs) -> None:
         if isinstance(segmentor, dict):
             segmentor = ecotta_segmentor_cfg(
-                segmentor, partition=partition,
+                segmentor, partition=partition, meta_kernel=meta_kernel,
                 checkpoint_frozen=checkpoint_frozen)
         elif not isinstance(segmentor, EcoTTASegmentor):
             raise TypeError('EcoTTA needs a segmentor config or an '

@@ -74,6 +74,9 @@ def compose_model_cfg(cfg: Config, checkpoint: Optional[str] = None,
             'source_checkpoint in the config')
     model = dict(cfg.adapter, segmentor=cfg.model, source_checkpoint=ckpt,
                  allow_unsafe_checkpoint=allow_unsafe)
+    if model.get('meta_checkpoint'):  # EcoTTA's warmed-up meta networks
+        model['meta_checkpoint'] = None if random_weights else resolve_path(
+            model['meta_checkpoint'])
     cfg.model = model
     # mmseg configs also keep their preprocessor at top level, and the Runner
     # would hand it to the adapter: the segmentor already owns it

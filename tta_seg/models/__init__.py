@@ -1,3 +1,4 @@
+from .ecotta import EcoTTASegmentor, MetaBlock
 from .gprebn import GpreBNLayer
 from .losses import entropy_map, self_cross_entropy, softmax_entropy
 from .norm import (NORM_TYPES, MixStatBN, freeze_all_but, norm_affine_params,
@@ -7,4 +8,4 @@ from .selfnorm_crossnorm import CrossNorm, ResNetV1cSNCN, SelfNorm
 __all__ = ['NORM_TYPES', 'MixStatBN', 'freeze_all_but', 'norm_affine_params',
            'replace_norm_layers', 'entropy_map', 'self_cross_entropy',
            'softmax_entropy', 'GpreBNLayer', 'CrossNorm', 'ResNetV1cSNCN',
-           'SelfNorm']
+           'SelfNorm', 'EcoTTASegmentor', 'MetaBlock']
