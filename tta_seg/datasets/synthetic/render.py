@@ -12,6 +12,7 @@ nearest surface (z-buffer), so labels are exact and the draw order of
 objects does not matter. Faces of 3D solids get a per-pixel depth from
 their plane; billboards (people, signs, tree crowns) get one depth each.
 """
+import math
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence, Tuple
 
@@ -31,6 +32,8 @@ DEFAULT_TEXTURE = (0.06, 0.08)
 FINE_NOISE_SIGMA = 0.8
 #: Standard deviation (pixels, at 512 px width) of the coarse (stain) noise.
 COARSE_NOISE_SIGMA = 12.0
+#: Blurs wider than this (pixels) are computed on a downsampled grid.
+LOWRES_SIGMA = 2.0
 #: Width the noise scales refer to.
 REFERENCE_WIDTH = 512
 
@@ -94,6 +97,8 @@ def clip_near(points: np.ndarray, near: float = NEAR_CLIP_M) -> np.ndarray:
     facades next to the car) keep their visible part instead of projecting
     to infinity.
     """
+    if points[:, 2].min() >= near:
+        return points
     out = []
     count = len(points)
     for i in range(count):
@@ -107,19 +112,28 @@ def clip_near(points: np.ndarray, near: float = NEAR_CLIP_M) -> np.ndarray:
     return np.asarray(out, dtype=np.float64).reshape(-1, 3)
 
 
+def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product over the last axis (3); ``np.cross`` is slow on tiny
+    arrays and this is called thousands of times per scene."""
+    return np.stack([a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
+                     a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+                     a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], axis=-1)
+
+
 def plane_of(points: np.ndarray) -> Tuple[np.ndarray, float]:
     """Unit normal ``n`` and offset ``c`` (``n . P = c``) of a polygon.
 
-    Newell's method, robust to nearly collinear vertices.
+    Cross product of the two diagonals (exact for planar quads, cheap);
+    polygons with other vertex counts use Newell's method, which is robust
+    to the nearly collinear vertices that near-plane clipping creates.
     """
-    nxt = np.roll(points, -1, axis=0)
-    normal = np.array([
-        np.sum((points[:, 1] - nxt[:, 1]) * (points[:, 2] + nxt[:, 2])),
-        np.sum((points[:, 2] - nxt[:, 2]) * (points[:, 0] + nxt[:, 0])),
-        np.sum((points[:, 0] - nxt[:, 0]) * (points[:, 1] + nxt[:, 1])),
-    ])
-    normal /= max(np.linalg.norm(normal), 1e-12)
-    return normal, float(normal @ points.mean(axis=0))
+    if len(points) == 4:
+        normal = cross(points[2] - points[0], points[3] - points[1])
+    else:
+        nxt = points[np.r_[1:len(points), 0]]
+        normal = cross(points, nxt).sum(axis=0)
+    normal = normal / max(float(np.sqrt(normal @ normal)), 1e-12)
+    return normal, float(normal @ points[0])
 
 
 def _fixed(point, scale: int) -> Tuple[int, int]:
@@ -129,9 +143,20 @@ def _fixed(point, scale: int) -> Tuple[int, int]:
 
 def make_noise(rng: np.random.Generator, height: int, width: int,
                sigma: float) -> np.ndarray:
-    """Zero-mean, unit-std Gaussian-blurred noise field (H, W) float32."""
-    field = rng.standard_normal((height, width)).astype(np.float32)
-    field = cv2.GaussianBlur(field, (0, 0), sigma)
+    """Zero-mean, unit-std Gaussian-blurred noise field (H, W) float32.
+
+    Wide blurs are done on a downsampled grid and resized up: the result
+    is equally smooth and a large-kernel blur at full size would dominate
+    the cost of a scene.
+    """
+    factor = max(int(sigma / LOWRES_SIGMA), 1)
+    small = (max(height // factor, 1) + 1, max(width // factor, 1) + 1)
+    field = rng.standard_normal(small, dtype=np.float32)
+    field = cv2.GaussianBlur(field, (0, 0), sigma / factor)
+    if factor > 1:
+        field = cv2.resize(field, (width, height),
+                           interpolation=cv2.INTER_LINEAR)
+    field = field[:height, :width]
     return (field - field.mean()) / max(float(field.std()), 1e-6)
 
 
@@ -151,25 +176,43 @@ class Canvas:
         shape = (camera.height, camera.width)
         scale = camera.width / REFERENCE_WIDTH
         self.camera = camera
-        self.image = background.astype(np.float32).copy()
+        # Channel-first planes: masked writes to a 2D plane are several
+        # times faster than to interleaved RGB, and painting dominates.
+        self.planes = np.ascontiguousarray(
+            background.transpose(2, 0, 1), dtype=np.float32)
         self.label = np.full(shape, IGNORE_INDEX, dtype=np.uint8)
         self.zbuf = np.full(shape, np.inf, dtype=np.float32)
         self.noise_fine = make_noise(rng, *shape, FINE_NOISE_SIGMA)
         self.noise_coarse = make_noise(rng, *shape,
                                        COARSE_NOISE_SIGMA * scale)
+        self._grains = {}
+        # Ray slopes of every column/row, sliced per crop (hot path).
+        dx, dy = camera.ray_slopes(0, 0, camera.width, camera.height)
+        self._dx, self._dy = dx[0], dy[:, 0]
 
     # -- low level -----------------------------------------------------
     def bbox(self, pixels: np.ndarray, pad: float = 1.0):
         """Integer crop ``(x0, y0, x1, y1)`` covering ``pixels``, or None."""
-        x0 = max(int(np.floor(pixels[:, 0].min() - pad)), 0)
-        y0 = max(int(np.floor(pixels[:, 1].min() - pad)), 0)
-        x1 = min(int(np.ceil(pixels[:, 0].max() + pad)) + 1,
-                 self.camera.width)
-        y1 = min(int(np.ceil(pixels[:, 1].max() + pad)) + 1,
-                 self.camera.height)
+        (u0, v0), (u1, v1) = pixels.min(axis=0), pixels.max(axis=0)
+        x0, y0 = max(math.floor(u0 - pad), 0), max(math.floor(v0 - pad), 0)
+        x1 = min(math.ceil(u1 + pad) + 1, self.camera.width)
+        y1 = min(math.ceil(v1 + pad) + 1, self.camera.height)
         if x1 <= x0 or y1 <= y0:
             return None
         return x0, y0, x1, y1
+
+    def occluded(self, pixels: np.ndarray, depth: float) -> bool:
+        """Whether everything in the bounding box of ``pixels`` is already
+        nearer than ``depth`` (or off-screen): then drawing is pointless.
+
+        Scenes are drawn roughly near-to-far so this culls much of the
+        hidden clutter behind buildings and cars.
+        """
+        box = self.bbox(pixels)
+        if box is None:
+            return True
+        x0, y0, x1, y1 = box
+        return bool((self.zbuf[y0:y1, x0:x1] < depth).all())
 
     def paint(self, box, mask: np.ndarray, depth, colour, label: int,
               texture: Sequence[float] = DEFAULT_TEXTURE,
@@ -189,27 +232,47 @@ class Canvas:
         """
         x0, y0, x1, y1 = box
         crop = np.s_[y0:y1, x0:x1]
-        depth = np.broadcast_to(np.asarray(depth, np.float32), mask.shape)
-        sel = mask & (depth < self.zbuf[crop])
+        zbuf = self.zbuf[crop]
+        scalar = np.ndim(depth) == 0
+        sel = mask & (depth < zbuf)
         if not sel.any():
             return
-        rgb = np.broadcast_to(np.asarray(colour, np.float32), (1, 3))
+        rgb = np.asarray(colour, np.float32).reshape(-1, 3)
         if pattern is not None:
-            rgb, keep = pattern(self._world_points(box, sel, depth))
+            full = np.broadcast_to(np.float32(depth), mask.shape)
+            rgb, keep = pattern(self._world_points(box, sel, full))
             rgb = rgb * shade
             if keep is not None:
                 sel[sel] = keep
                 rgb = rgb[keep]
-        grain = (1.0 + texture[0] * self.noise_fine[crop][sel] +
-                 texture[1] * self.noise_coarse[crop][sel])
-        self.zbuf[crop][sel] = depth[sel]
+        grain = self._grain(texture)[crop][sel]
+        zbuf[sel] = depth if scalar else depth[sel]
         self.label[crop][sel] = label
-        self.image[crop][sel] = rgb * grain[:, None]
+        self.planes[:, y0:y1, x0:x1][:, sel] = rgb.T * grain
+
+    def _grain(self, texture: Sequence[float]) -> np.ndarray:
+        """Multiplicative texture (H, W) for amplitudes ``texture``, cached
+        because a scene uses a handful of presets thousands of times."""
+        key = texture if isinstance(texture, tuple) else tuple(texture)
+        if key not in self._grains:
+            self._grains[key] = (1.0 + key[0] * self.noise_fine +
+                                 key[1] * self.noise_coarse)
+        return self._grains[key]
+
+    @property
+    def image(self) -> np.ndarray:
+        """RGB buffer (H, W, 3) float32 (a copy)."""
+        return self.planes.transpose(1, 2, 0).copy()
+
+    def _slopes(self, box) -> Tuple[np.ndarray, np.ndarray]:
+        """Ray slopes of a crop: ``dx`` (1, w) and ``dy`` (h, 1)."""
+        x0, y0, x1, y1 = box
+        return self._dx[None, x0:x1], self._dy[y0:y1, None]
 
     def _world_points(self, box, sel: np.ndarray,
                       depth: np.ndarray) -> np.ndarray:
         """World coordinates (N, 3) of the selected pixels of a crop."""
-        dx, dy = self.camera.ray_slopes(*box)
+        dx, dy = self._slopes(box)
         ys, xs = np.nonzero(sel)
         z = depth[sel]
         return np.stack([
@@ -292,7 +355,7 @@ class Canvas:
         mask = self.mask_from(box, lambda m, p: cv2.fillPoly(
             m, [p], 1, cv2.LINE_8, SUBPIXEL_BITS), pixels)
         normal, offset = plane_of(points)
-        dx, dy = self.camera.ray_slopes(*box)
+        dx, dy = self._slopes(box)
         denom = normal[0] * dx + normal[1] * dy + normal[2]
         numer = offset - normal[1] * self.camera.height_m
         with np.errstate(divide='ignore', invalid='ignore'):

@@ -9,7 +9,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from .render import DEFAULT_TEXTURE, Canvas, Pattern, plane_of
+from .render import DEFAULT_TEXTURE, NEAR_CLIP_M, Canvas, Pattern, cross
 
 #: Depth step (metres) between stacked billboard layers (an arm in front of
 #: a torso): the z-buffer keeps the first of two equal depths, so layers
@@ -29,6 +29,7 @@ BOX_FACES = {
     'right': (1, 2, 6, 5),
     'top': (4, 5, 6, 7),
 }
+_FACE_INDEX = np.array(list(BOX_FACES.values()))
 #: Constants of the sine hash used for per-cell variation in patterns.
 HASH_A, HASH_B, HASH_SALT, HASH_SCALE = 12.9898, 78.233, 37.719, 43758.5453
 
@@ -70,6 +71,18 @@ def jitter(rng: np.random.Generator, colour: Sequence[float],
     return np.clip(np.asarray(colour) + rng.normal(0.0, amount, 3), 0.0, 1.0)
 
 
+def vary(rng: np.random.Generator, colour: Sequence[float],
+         brightness: float, chroma: float) -> np.ndarray:
+    """Colour scaled by a random brightness with a small hue shift.
+
+    Natural variation (sky, paint fading) is mostly in brightness; large
+    independent per-channel noise drifts into implausible hues.
+    """
+    scale = 1.0 + rng.uniform(-brightness, brightness)
+    return np.clip(np.asarray(colour) * scale + rng.normal(0.0, chroma, 3),
+                   0.0, 1.0)
+
+
 def pick(rng: np.random.Generator, options: Sequence):
     """One element of ``options``, chosen uniformly."""
     return options[int(rng.integers(len(options)))]
@@ -97,6 +110,22 @@ def box_corners(x0: float, x1: float, y0: float, y1: float, z0: float,
     return np.asarray(bottom + top, dtype=np.float64)
 
 
+def _visible_faces(p: Painter, corners: np.ndarray):
+    """Names, corner arrays and outward normals of camera-facing faces."""
+    faces = corners[_FACE_INDEX]                      # (5, 4, 3)
+    normals = cross(faces[:, 2] - faces[:, 0], faces[:, 3] - faces[:, 1])
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True),
+                          1e-12)
+    centres = faces.mean(axis=1)
+    # Orient every normal away from the solid's centre.
+    flip = np.einsum('ij,ij->i', normals, centres - corners.mean(axis=0))
+    normals *= np.where(flip < 0, -1.0, 1.0)[:, None]
+    eye = np.array([0.0, p.canvas.camera.height_m, 0.0])
+    facing = np.einsum('ij,ij->i', normals, centres - eye) < 0
+    return [(name, faces[i], normals[i])
+            for i, name in enumerate(BOX_FACES) if facing[i]]
+
+
 def solid(p: Painter, corners: np.ndarray, colour: Sequence[float],
           label: int, texture: Sequence[float] = DEFAULT_TEXTURE,
           patterns: Optional[Dict[str, Pattern]] = None,
@@ -112,15 +141,14 @@ def solid(p: Painter, corners: np.ndarray, colour: Sequence[float],
         patterns (dict, optional): Face name -> procedural pattern.
         colours (dict, optional): Face name -> RGB overriding ``colour``.
     """
+    near = corners[:, 2].min()
+    if corners[:, 2].max() <= NEAR_CLIP_M:
+        return
+    if near > NEAR_CLIP_M and p.canvas.occluded(
+            p.canvas.camera.project(corners), near):
+        return
     patterns, colours = patterns or {}, colours or {}
-    centre = corners.mean(axis=0)
-    for name, index in BOX_FACES.items():
-        face = corners[list(index)]
-        normal, _ = plane_of(face)
-        if normal @ (face.mean(axis=0) - centre) < 0:
-            normal = -normal
-        if not p.canvas.is_front_facing(face.mean(axis=0), normal):
-            continue
+    for name, face, normal in _visible_faces(p, corners):
         shade = p.light.shade(normal)
         base = np.asarray(colours.get(name, colour)) * shade
         p.canvas.face(face, base, label, texture, patterns.get(name), shade)

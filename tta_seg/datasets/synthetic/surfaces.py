@@ -255,3 +255,4 @@ def fence_pattern(style: FenceStyle, colour: Sequence[float], along: int,
         return rgb.astype(np.float32), keep
 
     return pattern
+

@@ -1,0 +1,25 @@
+"""Cityscapes trainIds used by the synthetic scenes (19 classes, 255 void)."""
+from .render import IGNORE_INDEX
+
+ROAD = 0
+SIDEWALK = 1
+BUILDING = 2
+WALL = 3
+FENCE = 4
+POLE = 5
+TRAFFIC_LIGHT = 6
+TRAFFIC_SIGN = 7
+VEGETATION = 8
+TERRAIN = 9
+SKY = 10
+PERSON = 11
+RIDER = 12
+CAR = 13
+TRUCK = 14
+BUS = 15
+TRAIN = 16
+MOTORCYCLE = 17
+BICYCLE = 18
+
+NUM_CLASSES = 19
+VOID = IGNORE_INDEX
