@@ -11,12 +11,14 @@ the same input is measured in the same run and every method is reported
 relative to it. Random weights by default (speed does not depend on them).
 
 GPU: CUDA events around each adaptation step; peak memory =
-``torch.cuda.max_memory_allocated`` during the steps (weights included).
+``torch.cuda.max_memory_allocated`` during the steps (weights included,
+minus what was allocated before the method's model was built).
 CPU: wall time; each method runs in its own fresh child process (spawned by
 this one run) and peak memory = peak RSS of that process minus its RSS
 before the model was built (weights + step working memory).
 """
 import argparse
+import gc
 import json
 import multiprocessing as mp
 import os.path as osp
@@ -99,12 +101,17 @@ def measure(path, overrides, args, device, source=False):
     import tta_seg.apis  # noqa: F401
     if args.threads:
         torch.set_num_threads(args.threads)
+    cuda = device.startswith('cuda')
+    base = 0
+    if cuda:  # free what earlier methods of this run may have left
+        gc.collect()
+        torch.cuda.empty_cache()
+        base = torch.cuda.memory_allocated()
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     adapter = build_adapter(path, overrides, args, source).to(device)
     batch = make_batch(*args.size)
     for _ in range(args.warmup):
         adapter.test_step(batch)
-    cuda = device.startswith('cuda')
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -125,7 +132,9 @@ def measure(path, overrides, args, device, source=False):
     times.sort()
     median = times[len(times) // 2]
     if cuda:
-        return median, torch.cuda.max_memory_allocated() / MB
+        peak = torch.cuda.max_memory_allocated() - base
+        del adapter
+        return median, peak / MB
     # ru_maxrss is in KiB on Linux
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return median, (rss - rss0) / 1024.0

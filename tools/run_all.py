@@ -31,11 +31,16 @@ CONFIGS = {
         'diga': 'configs/diga/diga_deeplabv3plus-r18_synthetic.py',
         'sar': 'configs/sar/sar_deeplabv3plus-r18_synthetic.py',
         'gprebn': 'configs/gprebn/gprebn_deeplabv3plus-r18_synthetic.py',
+        # the same model trained with SelfNorm/CrossNorm
+        'sncn_source': 'configs/sncn/source_deeplabv3plus-r18-sncn_synthetic.py',
+        'sncn_tent': 'configs/sncn/tent_deeplabv3plus-r18-sncn_synthetic.py',
     },
     'b0': {
         'source': 'configs/source/source_segformer-b0_synthetic.py',
+        'bn_adapt': 'configs/bn_adapt/bn-adapt_segformer-b0_synthetic.py',
         'tent': 'configs/tent/tent_segformer-b0_synthetic.py',
         'cotta': 'configs/cotta/cotta_segformer-b0_synthetic.py',
+        'ecotta': 'configs/ecotta/ecotta_segformer-b0_synthetic.py',
         'diga': 'configs/diga/diga_segformer-b0_synthetic.py',
         'sar': 'configs/sar/sar_segformer-b0_synthetic.py',
     },

@@ -1,7 +1,9 @@
 """Train a source segmentor (or EcoTTA meta networks) with mmengine.
 
     python tools/train.py CONFIG [--work-dir DIR] [--export OUT.pth]
-        [--cfg-options k=v ...] [--resume] [--amp]
+        [--export-dtype float32|float16] [--export-only SUBSTRING]
+        [--cfg-options k=v ...]
+        [--resume] [--amp]
         [--launcher none|pytorch|slurm|mpi]
 
 Multi-GPU as in mmseg: ``torchrun --nproc_per_node=8 tools/train.py CONFIG
@@ -33,6 +35,14 @@ def parse_args(argv=None):
     parser.add_argument('config')
     parser.add_argument('--work-dir')
     parser.add_argument('--export', help='plain state-dict output path')
+    parser.add_argument('--export-dtype', default='float32',
+                        choices=['float32', 'float16'],
+                        help='floating-point type of the exported weights '
+                        '(float16 halves the file; they load into float32 '
+                        'models unchanged but for rounding)')
+    parser.add_argument('--export-only', metavar='SUBSTRING',
+                        help='export only the weights whose key contains '
+                        'this, e.g. "meta_blocks." for an EcoTTA warm-up')
     parser.add_argument('--resume', action='store_true',
                         help='resume from the latest checkpoint in work dir')
     parser.add_argument('--amp', action='store_true', help='mixed precision')
@@ -59,18 +69,36 @@ def build_cfg(args) -> Config:
     return cfg
 
 
-def export(runner: Runner, path: str, metrics: dict) -> None:
+def export(runner: Runner, path: str, metrics: dict,
+           dtype: str = 'float32', only: str = None) -> None:
     """Save the trained weights as a plain state dict plus a summary."""
     model = runner.model.module if is_model_wrapper(runner.model) \
         else runner.model
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    cast = getattr(torch, dtype)
+    state = {k: v.detach().cpu().to(cast) if v.is_floating_point() else
+             v.detach().cpu() for k, v in model.state_dict().items()
+             if only is None or only in k}
+    if not state:
+        raise KeyError(f'no weight key contains {only!r}')
     torch.save(state, path)
     summary = dict(config=runner.cfg.filename, export=path,
-                   iters=runner.iter, val_metrics=metrics)
+                   iters=runner.iter, dtype=dtype, val_metrics=metrics)
     with open(osp.join(runner.work_dir, 'train_summary.json'), 'w') as f:
         json.dump(summary, f, indent=1, default=float)
     runner.logger.info(f'exported {path}: {summary}')
+
+
+def last_val_metrics(runner: Runner) -> dict:
+    """Metrics of the latest validation (mmengine's RuntimeInfoHook keeps
+    them in the message hub as ``val/<name>``)."""
+    hub = runner.message_hub
+    metrics = {k[4:]: float(v.current())
+               for k, v in hub.log_scalars.items() if k.startswith('val/')
+               and k not in ('val/time', 'val/data_time')}  # timer hook
+    metrics.update({k[4:]: v for k, v in hub.runtime_info.items()
+                    if k.startswith('val/')})
+    return metrics
 
 
 def main(argv=None):
@@ -79,11 +107,14 @@ def main(argv=None):
     prepare_data(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
-    metrics = runner.val_loop.run() if runner.val_loop is not None else {}
+    metrics = {}
+    if runner.val_loop is not None:
+        # the train loop validates after its last iteration: reuse that
+        metrics = last_val_metrics(runner) or runner.val_loop.run()
     if is_main_process():
         name = osp.splitext(osp.basename(args.config))[0]
         export(runner, args.export or osp.join(cfg.work_dir, f'{name}.pth'),
-               metrics)
+               metrics, args.export_dtype, args.export_only)
 
 
 if __name__ == '__main__':

@@ -63,3 +63,15 @@ def test_missing_weights_and_files_are_errors(segmentor, tmp_path):
         load_source_weights(segmentor, str(tmp_path / 'partial.pth'))
     with pytest.raises(FileNotFoundError, match='nothing.pth'):
         load_source_weights(segmentor, str(tmp_path / 'nothing.pth'))
+
+
+def test_float16_files_load_into_a_float32_model(segmentor, tmp_path):
+    """Shipped weights are fp16 (tools/train.py --export-dtype float16)."""
+    state = {k: v.half() if v.is_floating_point() else v
+             for k, v in perturbed_state(segmentor).items()}
+    torch.save(state, tmp_path / 'half.pth')
+    load_source_weights(segmentor, str(tmp_path / 'half.pth'))
+    for key, value in segmentor.state_dict().items():
+        if value.is_floating_point():
+            assert value.dtype == torch.float32, key
+            assert torch.equal(value, state[key].float()), key
