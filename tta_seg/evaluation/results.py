@@ -164,18 +164,26 @@ def plot_stream(records: List[dict], path: str, title: str = '',
     lines = dict(series or {})
     if records:
         lines = {title or 'method': records, **lines}
-    fig, ax = plt.subplots(figsize=(10, 3.5))
+    many = len(lines) > 3
+    fig, ax = plt.subplots(figsize=(13 if many else 10, 4 if many else 3.5))
+    colours = plt.get_cmap('tab20' if len(lines) > 10 else 'tab10')
     ticks: List[str] = []
-    for label, recs in lines.items():
+    for i, (label, recs) in enumerate(lines.items()):
         ax.plot(range(len(recs)), [r['mIoU'] for r in recs], marker='o',
-                markersize=3, label=label)
+                markersize=3, label=label, color=colours(i % colours.N),
+                linestyle=('-', '--', ':')[(i // 10) % 3])
         if len(recs) > len(ticks):
             ticks = [f"{r['domain']}\nr{r['round']}" for r in recs]
     ax.set_xticks(range(len(ticks)))
     ax.set_xticklabels(ticks, fontsize=7)
     ax.set_ylabel('mIoU (%)')
+    if title and many:
+        ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if many:  # beside the plot, never over the lines
+        ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
