@@ -24,10 +24,12 @@ EXPECTED_MPARAMS = {
                          ids=[osp.relpath(p, REPO_ROOT) for p in ALL])
 def test_config_parses(path):
     cfg = Config.fromfile(path)
-    if 'adapter' in cfg:  # a method config: runnable by tools/test_tta.py
+    if 'adapter' in cfg and 'model' in cfg:  # runnable by tools/test_tta.py
         assert cfg.default_scope == 'tta_seg'
         assert cfg.test_cfg.type == 'ContinualTestLoop'
         assert 'source_checkpoint' in cfg
+    elif 'adapter' in cfg:  # configs/_base_/adapters/: an adapter alone
+        assert osp.basename(osp.dirname(path)) == 'adapters'
 
 
 @pytest.mark.parametrize('name', sorted(EXPECTED_MPARAMS))

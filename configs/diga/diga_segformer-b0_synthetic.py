@@ -1,15 +1,7 @@
 _base_ = [
     '../_base_/models/segformer_mit-b0_synthetic.py', '../_base_/streams/synthetic_3rounds.py',
-    '../_base_/default_runtime.py'
+    '../_base_/default_runtime.py',
+    '../_base_/adapters/diga.py'
 ]
 # SegFormer has a single BN (decode head): here DIGA is almost only its
 # prototype classifier.
-adapter = dict(
-    type='DIGA',
-    bn_lambda=0.8,
-    proto_conf_threshold=0.9,
-    proto_rate=0.1,
-    running_weight=0.8,
-    proto_weight=0.8,
-    classifier_name='decode_head.conv_seg',
-    optim_wrapper=None)

@@ -1,7 +1,8 @@
 _base_ = [
     '../_base_/models/deeplabv3plus_r18_synthetic.py',
     '../_base_/streams/synthetic_3rounds.py',
-    '../_base_/default_runtime.py'
+    '../_base_/default_runtime.py',
+    '../_base_/adapters/ecotta.py'
 ]
 # EcoTTA (Song et al., CVPR 2023): frozen source + meta blocks after every
 # ResNet stage (K=4), warmed up on source data by
@@ -9,11 +10,5 @@ _base_ = [
 # 0.4 ln C + 0.5 * self-distilled L1 regulariser. Adam lr 1e-4: no
 # segmentation lr of the paper verified (not tuned).
 adapter = dict(
-    type='EcoTTA',
-    partition=None,
     meta_checkpoint='checkpoints/synthetic/'
-    'ecotta-warmup_deeplabv3plus-r18_synthetic.pth',
-    entropy_margin=0.4,
-    reg_weight=0.5,
-    batch_stats=False,
-    optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-4)))
+    'ecotta-warmup_deeplabv3plus-r18_synthetic.pth')

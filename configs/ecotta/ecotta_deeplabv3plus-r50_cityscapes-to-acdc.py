@@ -1,7 +1,8 @@
 _base_ = [
     '../_base_/models/deeplabv3plus_r50_cityscapes.py',
     '../_base_/streams/acdc_10rounds.py',
-    '../_base_/default_runtime.py'
+    '../_base_/default_runtime.py',
+    '../_base_/adapters/ecotta.py'
 ]
 # EcoTTA (Song et al., CVPR 2023) on Cityscapes -> ACDC with DeepLabV3+ R50:
 # meta blocks after every ResNet stage (K=4; the paper's denser-in-shallow
@@ -9,11 +10,3 @@ _base_ = [
 # 'layer4')). Without a Cityscapes warm-up checkpoint the meta blocks start
 # as identities (= the source model); pass one with
 # --cfg-options adapter.meta_checkpoint=... (same partition).
-adapter = dict(
-    type='EcoTTA',
-    partition=None,
-    meta_checkpoint=None,
-    entropy_margin=0.4,
-    reg_weight=0.5,
-    batch_stats=False,
-    optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-4)))

@@ -1,8 +1,5 @@
 _base_ = [
     '../_base_/models/segformer_mit-b0_synthetic.py', '../_base_/streams/synthetic_3rounds.py',
-    '../_base_/default_runtime.py'
+    '../_base_/default_runtime.py',
+    '../_base_/adapters/tent.py'
 ]
-adapter = dict(
-    type='TENT',
-    variant='cotta',
-    optim_wrapper=dict(optimizer=dict(type='Adam', lr=6e-5 / 8)))

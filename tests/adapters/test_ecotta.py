@@ -14,8 +14,8 @@ from tests.tiny import (make_batch, tiny_dataset_cfg, tiny_segmentor_cfg,
                         write_tiny_cityscapes)
 from tta_seg.apis.config import REPO_ROOT
 from tta_seg.models.ecotta import (META_PREFIX, EcoTTASegmentor,
-                                   load_meta_weights, reliable_entropy,
-                                   self_distillation_loss)
+                                   load_meta_weights, self_distillation_loss)
+from tta_seg.models.losses import reliable_entropy
 from tta_seg.registry import MODELS
 
 PARTITIONS = [('bn', None), ('bn', ['layer1.0', 'layer2', 'layer3.0']),

@@ -143,3 +143,19 @@ def test_rerun_keeps_earlier_results(data_root, tmp_path):
     run(make_cfg(data_root, str(tmp_path), method='Source', rounds=1))
     run(make_cfg(data_root, str(tmp_path), method='Source', rounds=1))
     assert len(list(tmp_path.glob('results.*.json'))) == 1
+
+
+def test_sar_recoveries_are_counted_per_record(data_root, tmp_path):
+    """A SAR whose recovery threshold is always met resets after every
+    update: each record counts one recovery per adapted image."""
+    cfg = make_cfg(data_root, str(tmp_path), method='SAR')
+    cfg.model.update(reset_constant=1e9, margin_factor=10.0,
+                     optim_wrapper=dict(optimizer=dict(
+                         type='SAM', rho=0.05,
+                         base_optimizer=dict(type='SGD', lr=1e-3))))
+    res = run(cfg)
+    assert [r['recoveries'] for r in res['records']] == [N_IMAGES] * 4
+    assert all('recoveries' not in r for r in res['forgetting'])
+    # methods without model recovery carry no such field
+    tent = run(make_cfg(data_root, str(tmp_path / 'tent')))
+    assert all('recoveries' not in r for r in tent['records'])

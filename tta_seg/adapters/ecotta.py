@@ -37,7 +37,8 @@ import torch
 from torch import nn
 
 from tta_seg.models.ecotta import (EcoTTASegmentor, load_meta_weights,
-                                   reliable_entropy, self_distillation_loss)
+                                   self_distillation_loss)
+from tta_seg.models.losses import reliable_entropy
 from tta_seg.models.norm import freeze_all_but
 from tta_seg.registry import MODELS
 from tta_seg.utils.checkpoint import load_source_weights

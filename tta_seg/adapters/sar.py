@@ -39,7 +39,7 @@ Choices and deviations:
   momentum step); if the second pass keeps none, the weights are restored.
 """
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Sequence
 
 import torch
 from mmengine.logging import print_log
@@ -47,7 +47,7 @@ from mmengine.optim import OptimWrapper
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from tta_seg.engine.optimizers.sam import SAM
-from tta_seg.models.losses import entropy_map
+from tta_seg.models.losses import reliable_entropy
 from tta_seg.models.norm import (NORM_TYPES, MixStatBN, freeze_all_but,
                                  norm_affine_params, replace_norm_layers)
 from tta_seg.registry import MODELS
@@ -56,27 +56,6 @@ from .base import BaseAdapter, Metas
 #: Top layers left frozen: mmseg ResNet / MiT last stage, and the head.
 DEFAULT_EXCLUDED = ('backbone.layer4', 'backbone.layers.3', 'decode_head')
 NORM_STATS = ('source', 'batch')
-
-
-def reliable_entropy(logits: torch.Tensor, margin: float,
-                     keep: Optional[torch.Tensor] = None
-                     ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Mean entropy of the pixels below ``margin`` (and inside ``keep``).
-
-    Args:
-        logits (Tensor): (N, C, H, W) logits.
-        margin (float): Entropy margin E0 (nats).
-        keep (Tensor, optional): (N, H, W) bool, pixels still eligible.
-
-    Returns:
-        tuple: the loss (0 if no pixel is selected) and the (N, H, W) mask.
-    """
-    ent = entropy_map(logits)
-    mask = ent < margin
-    if keep is not None:
-        mask = mask & keep
-    loss = (ent * mask).sum() / mask.sum().clamp(min=1)
-    return loss, mask
 
 
 def is_excluded(name: str, prefixes: Sequence[str]) -> bool:

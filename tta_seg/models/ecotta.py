@@ -56,7 +56,6 @@ from mmseg.models.utils import nchw_to_nlc, nlc_to_nchw
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from tta_seg.models.losses import entropy_map
 from tta_seg.registry import MODELS
 from tta_seg.utils.checkpoint import (extract_state_dict,
                                       load_checkpoint_file)
@@ -201,24 +200,6 @@ def self_distillation_loss(parts: PartOutputs) -> Tensor:
                            'forward of EcoTTASegmentor first')
     return sum((meta - frozen.detach()).abs().mean()
                for frozen, meta in parts)
-
-
-def reliable_entropy(logits: Tensor,
-                     margin: float) -> Tuple[Tensor, Tensor]:
-    """Mean entropy of the pixels whose entropy is below ``margin``.
-
-    Args:
-        logits (Tensor): (N, C, H, W) logits.
-        margin (float): Entropy threshold in nats (EcoTTA/EATA: 0.4 ln C).
-
-    Returns:
-        tuple: loss (0 if no pixel is kept) and the (N, H, W) bool mask.
-        (Same as SAR's; a shared home would be ``models/losses.py``.)
-    """
-    entropy = entropy_map(logits)
-    mask = entropy < margin
-    loss = (entropy * mask).sum() / mask.sum().clamp(min=1)
-    return loss, mask
 
 
 def _run_units(units: Sequence[Unit], x: Tensor) -> Tuple[Tensor, ...]:

@@ -188,6 +188,7 @@ class ContinualTestLoop(BaseLoop):
         self.current = (rnd, name)
         adapter, metric = self.adapter, self._metric()
         skipped, start = adapter.skipped_updates, time.perf_counter()
+        recoveries = getattr(adapter, 'num_recoveries', None)  # SAR
         self.runner.call_hook('before_test_epoch')
         bar = tqdm(loader, desc=f'round {rnd}/{self.rounds} {name}',
                    disable=None if self.progress is None else
@@ -210,9 +211,12 @@ class ContinualTestLoop(BaseLoop):
         print_log(f'round {rnd} {name}: mIoU {metrics["mIoU"]:.2f} '
                   f'({len(loader.dataset)} images, {seconds:.1f} s)',
                   logger='current')
-        return ResultsWriter.make_record(
+        record = ResultsWriter.make_record(
             rnd, name, metrics, len(loader.dataset), seconds,
             adapter.skipped_updates - skipped)
+        if adapt and recoveries is not None:  # recoveries in this domain
+            record['recoveries'] = int(adapter.num_recoveries - recoveries)
+        return record
 
     # ------------------------------------------------------------ resume --
     def _resume_path(self) -> str:
@@ -234,6 +238,7 @@ class ContinualTestLoop(BaseLoop):
         state = dict(adapter=adapter.state_dict(),
                      optimizer=optim.state_dict() if optim else None,
                      skipped_updates=adapter.skipped_updates,
+                     num_recoveries=getattr(adapter, 'num_recoveries', None),
                      rng=rng_state(), records=writer.records,
                      forgetting=writer.forgetting,
                      done=sorted([list(d) for d in done]))
@@ -252,6 +257,8 @@ class ContinualTestLoop(BaseLoop):
         if adapter.optim_wrapper is not None and state['optimizer']:
             adapter.optim_wrapper.load_state_dict(state['optimizer'])
         adapter.skipped_updates = state['skipped_updates']
+        if state.get('num_recoveries') is not None:
+            adapter.num_recoveries = state['num_recoveries']
         set_rng_state(state['rng'])
         writer.load_state(state)
         writer.write()
