@@ -19,7 +19,8 @@ import tta_seg  # noqa: E402,F401  (mmcv-lite shim before mmseg)
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from tta_seg.apis import compose_model_cfg, prepare_data  # noqa: E402
+from tta_seg.apis import (compose_model_cfg, load_config,  # noqa: E402
+                          prepare_data)
 
 
 def parse_args(argv=None):
@@ -49,12 +50,8 @@ def parse_args(argv=None):
 
 
 def build_cfg(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args.config, args.cfg_options, args.launcher,
+                      args.work_dir)
     randomness = dict(cfg.get('randomness', {}))
     if args.seed is not None:
         randomness['seed'] = args.seed

@@ -27,7 +27,7 @@ from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from tta_seg.apis import prepare_data  # noqa: E402
+from tta_seg.apis import load_config, prepare_data  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -56,12 +56,8 @@ def parse_args(argv=None):
 
 
 def build_cfg(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args.config, args.cfg_options, args.launcher,
+                      args.work_dir)
     cfg.resume = args.resume
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'

@@ -1,3 +1,4 @@
-from .config import compose_model_cfg, prepare_data, resolve_path
+from .config import (compose_model_cfg, load_config, prepare_data,
+                     resolve_path)
 
-__all__ = ['compose_model_cfg', 'prepare_data', 'resolve_path']
+__all__ = ['compose_model_cfg', 'load_config', 'prepare_data', 'resolve_path']

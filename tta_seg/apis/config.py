@@ -16,6 +16,21 @@ from mmengine.config import Config
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
+def load_config(path: str, cfg_options: Optional[dict] = None,
+                launcher: str = 'none',
+                work_dir: Optional[str] = None) -> Config:
+    """A config file with ``--cfg-options`` merged, the launcher set and
+    the work dir resolved (``--work-dir``, else the config's, else
+    ``work_dirs/<config name>``), as the tools of mmseg do."""
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.launcher = launcher
+    cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
+        'work_dirs', osp.splitext(osp.basename(path))[0])
+    return cfg
+
+
 def resolve_path(path: Optional[str]) -> Optional[str]:
     """Resolve a relative path against the CWD, then the repository root."""
     if not path or osp.isabs(path) or osp.exists(path):

@@ -24,14 +24,14 @@ image-pool branch at batch size 1) the batch statistics are undefined; the
 layer then is eval-mode BN, value and gradient (like :class:`MixStatBN`).
 """
 import torch
-from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from tta_seg.models.norm import StatsNorm
 from tta_seg.registry import MODELS
 
 
 @MODELS.register_module()
-class GpreBNLayer(nn.Module):
+class GpreBNLayer(StatsNorm):
     """Gradient-preserving BN with frozen dataset (source) statistics.
 
     Args:
@@ -40,33 +40,10 @@ class GpreBNLayer(nn.Module):
         affine (bool): Learnable ``gamma`` (weight) and ``beta`` (bias).
     """
 
-    def __init__(self, num_features: int, eps: float = 1e-5,
-                 affine: bool = True) -> None:
-        super().__init__()
-        self.num_features = num_features
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(num_features)) if affine \
-            else None
-        self.bias = nn.Parameter(torch.zeros(num_features)) if affine \
-            else None
-        self.register_buffer('running_mean', torch.zeros(num_features))
-        self.register_buffer('running_var', torch.ones(num_features))
-
     @classmethod
     def from_bn(cls, bn: _BatchNorm) -> 'GpreBNLayer':
         """Build from a BN layer, copying its affine parameters and stats."""
-        if bn.running_mean is None:
-            raise ValueError('GpreBN needs the running (dataset) statistics '
-                             'of the BN it replaces')
-        layer = cls(bn.num_features, bn.eps, affine=bn.affine)
-        layer = layer.to(bn.running_mean)  # device and dtype
-        with torch.no_grad():
-            layer.running_mean.copy_(bn.running_mean)
-            layer.running_var.copy_(bn.running_var)
-            if bn.affine:
-                layer.weight.copy_(bn.weight)
-                layer.bias.copy_(bn.bias)
-        return layer
+        return cls(bn.num_features, bn.eps, affine=bn.affine).copy_bn_(bn)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """The bracket of the formula: value ``(x - mu_hat) / sigma_hat``."""

@@ -69,8 +69,45 @@ def _channel_shape(x: torch.Tensor) -> Tuple[int, ...]:
     return (1, -1) + (1, ) * (x.dim() - 2)
 
 
+class StatsNorm(nn.Module):
+    """Base of the BN replacements: optional affine ``weight``/``bias`` and
+    frozen ``running_mean``/``running_var`` buffers, as a BN layer has.
+
+    Args:
+        num_features (int): Channels C of an input (N, C, ...).
+        eps (float): Added to the variances.
+        affine (bool): Learnable ``gamma`` (weight) and ``beta`` (bias).
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5,
+                 affine: bool = True) -> None:
+        super().__init__()
+        self.num_features = num_features
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(num_features)) if affine \
+            else None
+        self.bias = nn.Parameter(torch.zeros(num_features)) if affine \
+            else None
+        self.register_buffer('running_mean', torch.zeros(num_features))
+        self.register_buffer('running_var', torch.ones(num_features))
+
+    def copy_bn_(self, bn: _BatchNorm) -> 'StatsNorm':
+        """Take ``bn``'s statistics, affine parameters, device and dtype."""
+        if bn.running_mean is None:
+            raise ValueError(f'{type(self).__name__} needs the running '
+                             '(source) statistics of the BN it replaces')
+        self.to(bn.running_mean)
+        with torch.no_grad():
+            self.running_mean.copy_(bn.running_mean)
+            self.running_var.copy_(bn.running_var)
+            if bn.affine and self.weight is not None:
+                self.weight.copy_(bn.weight)
+                self.bias.copy_(bn.bias)
+        return self
+
+
 @MODELS.register_module()
-class MixStatBN(nn.Module):
+class MixStatBN(StatsNorm):
     """BatchNorm normalising with a mix of source and test-batch statistics.
 
     ``mu = prior * mu_source + (1 - prior) * mu_batch`` and likewise for the
@@ -94,32 +131,19 @@ class MixStatBN(nn.Module):
 
     def __init__(self, num_features: int, prior: float = 0.0,
                  eps: float = 1e-5, affine: bool = True) -> None:
-        super().__init__()
         if not 0.0 <= prior <= 1.0:
             raise ValueError(f'prior must be in [0, 1], got {prior}')
-        self.num_features = num_features
+        super().__init__(num_features, eps, affine)
         self.prior = prior
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(num_features)) if affine \
-            else None
-        self.bias = nn.Parameter(torch.zeros(num_features)) if affine \
-            else None
-        self.register_buffer('running_mean', torch.zeros(num_features))
-        self.register_buffer('running_var', torch.ones(num_features))
 
     @classmethod
     def from_bn(cls, bn: _BatchNorm, prior: float = 0.0) -> 'MixStatBN':
         """Build from a BN layer, copying its affine parameters and stats."""
-        layer = cls(bn.num_features, prior, bn.eps, affine=bn.affine)
-        layer = layer.to(bn.running_mean.device)
-        with torch.no_grad():
-            layer.running_mean.copy_(bn.running_mean)
-            layer.running_var.copy_(bn.running_var)
-            if bn.affine:
-                layer.weight.copy_(bn.weight)
-                layer.bias.copy_(bn.bias)
-        layer.weight.requires_grad_(bn.affine and bn.weight.requires_grad)
-        layer.bias.requires_grad_(bn.affine and bn.bias.requires_grad)
+        layer = cls(bn.num_features, prior, bn.eps,
+                    affine=bn.affine).copy_bn_(bn)
+        if bn.affine:
+            layer.weight.requires_grad_(bn.weight.requires_grad)
+            layer.bias.requires_grad_(bn.bias.requires_grad)
         return layer
 
     def mixed_stats(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
