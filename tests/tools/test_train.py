@@ -52,3 +52,28 @@ def test_train_and_export(tmp_path):
     state = torch.load(out, weights_only=True)
     for key, value in model.state_dict().items():
         assert torch.equal(value, state[key])
+    # the train loop's final validation is reused: its metrics, not the
+    # timer hook's scalars
+    assert 'time' not in summary['val_metrics']
+    # shipped form: fp16, optionally only some weights
+    half = tmp_path / 'half.pth'
+    train.export(_Runner(model, str(tmp_path / 'work')), str(half), {},
+                 'float16', only='decode_head.')
+    half_state = torch.load(half, weights_only=True)
+    assert half_state and all(k.startswith('decode_head.')
+                              for k in half_state)
+    for key, value in half_state.items():
+        ref = model.state_dict()[key]
+        assert value.dtype == (torch.float16 if ref.is_floating_point()
+                               else ref.dtype)
+    assert json.loads((tmp_path / 'work' / 'train_summary.json').read_text(
+    ))['dtype'] == 'float16'
+
+
+class _Runner:
+    """The attributes of a Runner that ``train.export`` reads."""
+
+    def __init__(self, model, work_dir):
+        self.model, self.work_dir, self.iter = model, work_dir, 0
+        self.cfg = type('Cfg', (), {'filename': 'x.py'})()
+        self.logger = type('Log', (), {'info': staticmethod(print)})()
