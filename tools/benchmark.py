@@ -2,13 +2,20 @@
 
     python tools/benchmark.py CONFIG [CONFIG ...] [--size 540 960]
         [--iters 10] [--warmup 3] [--device auto|cpu|cuda] [--out FILE.json]
-        [--checkpoint SRC.pth] [--cfg-options k=v ...]
+        [--checkpoint SRC.pth] [--no-interleave] [--cfg-options k=v ...]
 
 A CONFIG may carry overrides for its adapter after ``::``, e.g.
 ``configs/cotta/x.py::fast_views=False`` (label: ``CoTTA[fast_views=False]``).
 For every distinct source model among the configs, plain Source inference on
 the same input is measured in the same run and every method is reported
-relative to it. Random weights by default (speed does not depend on them).
+relative to it. Random weights by default (speed does not depend on them,
+except where a method skips work on unreliable pixels: pass --checkpoint).
+
+Time ratio (``x Source``): each method's process also builds its Source
+model after the memory measurement, and the two alternate step by step;
+the ratio is the median of the per-pair ratios, so that drifts of the
+machine's speed between runs cancel (``--no-interleave``: ratio of the
+separately measured medians).
 
 GPU: CUDA events around each adaptation step; peak memory =
 ``torch.cuda.max_memory_allocated`` during the steps (weights included,
@@ -42,6 +49,10 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='auto')
     parser.add_argument('--threads', type=int, default=None,
                         help='CPU threads (torch.set_num_threads)')
+    parser.add_argument('--no-interleave', dest='interleave',
+                        action='store_false',
+                        help='time ratios from separate runs instead of '
+                        'steps alternating with Source in one process')
     parser.add_argument('--checkpoint', help='source weights (optional)')
     parser.add_argument('--out', help='write the results as JSON here')
     parser.add_argument('--cfg-options', nargs='+', default=[],
@@ -93,8 +104,35 @@ def make_batch(height, width):
     return dict(inputs=[img], data_samples=[SegDataSample(metainfo=meta)])
 
 
+def step_seconds(adapter, batch, cuda):
+    """Wall (CPU) or CUDA-event (GPU) seconds of one adaptation step."""
+    import torch
+    if cuda:
+        start, end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
+        start.record()
+        adapter.test_step(batch)
+        end.record()
+        torch.cuda.synchronize()
+        return start.elapsed_time(end) / 1000.0
+    t0 = time.perf_counter()
+    adapter.test_step(batch)
+    return time.perf_counter() - t0
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
 def measure(path, overrides, args, device, source=False):
-    """Return (seconds per image, peak MB) of one method."""
+    """Return (seconds per image, peak MB, time ratio to Source) of one
+    method; the ratio is None for Source itself or with ``--no-interleave``.
+
+    Peak memory is taken first, with the method's model alone. Then, unless
+    ``--no-interleave``, the model's Source is built in the same process and
+    the two step in turn, so that drifts of the machine's speed (other load,
+    clocks) cancel in the median of the per-pair ratios.
+    """
     import torch
 
     import tta_seg.adapters  # noqa: F401  (imports outside the measurement)
@@ -115,29 +153,26 @@ def measure(path, overrides, args, device, source=False):
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(args.iters):
-        if cuda:
-            start, end = (torch.cuda.Event(enable_timing=True)
-                          for _ in range(2))
-            start.record()
-            adapter.test_step(batch)
-            end.record()
-            torch.cuda.synchronize()
-            times.append(start.elapsed_time(end) / 1000.0)
-        else:
-            t0 = time.perf_counter()
-            adapter.test_step(batch)
-            times.append(time.perf_counter() - t0)
-    times.sort()
-    median = times[len(times) // 2]
+    seconds = median([step_seconds(adapter, batch, cuda)
+                      for _ in range(args.iters)])
     if cuda:
-        peak = torch.cuda.max_memory_allocated() - base
-        del adapter
-        return median, peak / MB
-    # ru_maxrss is in KiB on Linux
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return median, (rss - rss0) / 1024.0
+        peak = (torch.cuda.max_memory_allocated() - base) / MB
+    else:  # ru_maxrss is in KiB on Linux
+        peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss -
+                rss0) / 1024.0
+    ratio = None
+    if not source and args.interleave:
+        reference = build_adapter(path, {}, args, source=True).to(device)
+        for _ in range(args.warmup):
+            reference.test_step(batch)
+        ratios = []
+        for _ in range(args.iters):
+            ref = step_seconds(reference, batch, cuda)
+            ratios.append(step_seconds(adapter, batch, cuda) / ref)
+        ratio = median(ratios)
+        del reference
+    del adapter
+    return seconds, peak, ratio
 
 
 def _child(queue, *a):
@@ -186,14 +221,15 @@ def main(argv=None):
                 run_isolated(path, {}, args, device, source=True)
             sources[key] = run_isolated(path, {}, args, device, source=True)
             rows.append(dict(method='Source', config=path, model_key=key,
-                             seconds=sources[key][0], peak_mb=sources[key][1]))
+                             seconds=sources[key][0], peak_mb=sources[key][1],
+                             interleaved_ratio=None))
         from mmengine.config import Config
         name = Config.fromfile(path).adapter['type'] + suffix
         if name == 'Source':  # measured above as this model's reference
             continue
-        sec, mem = run_isolated(path, overrides, args, device)
+        sec, mem, ratio = run_isolated(path, overrides, args, device)
         rows.append(dict(method=name, config=path, model_key=key,
-                         seconds=sec, peak_mb=mem))
+                         seconds=sec, peak_mb=mem, interleaved_ratio=ratio))
     report(rows, sources, args, device)
 
 
@@ -201,7 +237,8 @@ def report(rows, sources, args, device):
     import torch
     for row in rows:
         src = sources[row.pop('model_key')]
-        row['time_ratio'] = row['seconds'] / src[0]
+        # interleaved steps in one process where measured (robust to drift)
+        row['time_ratio'] = row['interleaved_ratio'] or row['seconds'] / src[0]
         row['memory_ratio'] = row['peak_mb'] / src[1] if src[1] > 0 \
             else float('nan')
     where = torch.cuda.get_device_name() if device.startswith('cuda') else \

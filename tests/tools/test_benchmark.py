@@ -37,3 +37,24 @@ def test_benchmark_reports_ratios(tmp_path):
     assert rows[0]['memory_ratio'] == 1.0 or rows[0]['peak_mb'] == 0
     for row in rows:
         assert row['seconds'] > 0 and row['peak_mb'] >= 0
+    # time ratios come from steps alternating with Source in one process
+    for row in rows[1:]:
+        assert row['interleaved_ratio'] > 0
+        assert row['time_ratio'] == row['interleaved_ratio']
+
+
+def test_no_interleave_divides_separate_medians(tmp_path):
+    cfg = tmp_path / 'tent.py'
+    cfg.write_text(textwrap.dedent(f'''
+    default_scope = 'tta_seg'
+    model = {tiny_segmentor_cfg('bn')!r}
+    adapter = dict(type='TENT', optim_wrapper=dict(
+        optimizer=dict(type='Adam', lr=1e-3)))
+    '''))
+    out = tmp_path / 'bench.json'
+    benchmark.main([str(cfg), '--size', '32', '48', '--iters', '2',
+                    '--warmup', '1', '--device', 'cpu', '--no-interleave',
+                    '--out', str(out)])
+    source, tent = json.loads(out.read_text())['rows']
+    assert tent['interleaved_ratio'] is None
+    assert tent['time_ratio'] == tent['seconds'] / source['seconds']
