@@ -12,10 +12,12 @@ relative to it. Random weights by default (speed does not depend on them,
 except where a method skips work on unreliable pixels: pass --checkpoint).
 
 Time ratio (``x Source``): each method's process also builds its Source
-model after the memory measurement, and the two alternate step by step;
-the ratio is the median of the per-pair ratios, so that drifts of the
-machine's speed between runs cancel (``--no-interleave``: ratio of the
-separately measured medians).
+model after the memory measurement, and the two take turns of ``--block``
+steps (the first step of a turn, which refills the caches the other model
+evicted, is not timed); the ratio is the median over turns of the method's
+over Source's mean step time, so that drifts of the machine's speed
+between runs cancel (``--no-interleave``: ratio of the separately measured
+medians).
 
 GPU: CUDA events around each adaptation step; peak memory =
 ``torch.cuda.max_memory_allocated`` during the steps (weights included,
@@ -49,6 +51,9 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='auto')
     parser.add_argument('--threads', type=int, default=None,
                         help='CPU threads (torch.set_num_threads)')
+    parser.add_argument('--block', type=int, default=3,
+                        help='steps per model and turn when interleaving '
+                        '(the first of each turn is not timed)')
     parser.add_argument('--no-interleave', dest='interleave',
                         action='store_false',
                         help='time ratios from separate runs instead of '
@@ -57,7 +62,10 @@ def parse_args(argv=None):
     parser.add_argument('--out', help='write the results as JSON here')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='k=v overrides applied to every config')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.block < 2:
+        parser.error('--block must be at least 2')
+    return args
 
 
 def parse_spec(spec: str):
@@ -119,6 +127,13 @@ def step_seconds(adapter, batch, cuda):
     return time.perf_counter() - t0
 
 
+def block_seconds(adapter, batch, cuda, block):
+    """Mean seconds of the steps of a block of ``block`` steps after its
+    first (which refills caches the other model evicted)."""
+    times = [step_seconds(adapter, batch, cuda) for _ in range(block)]
+    return sum(times[1:]) / (block - 1)
+
+
 def median(values):
     values = sorted(values)
     return values[len(values) // 2]
@@ -167,8 +182,9 @@ def measure(path, overrides, args, device, source=False):
             reference.test_step(batch)
         ratios = []
         for _ in range(args.iters):
-            ref = step_seconds(reference, batch, cuda)
-            ratios.append(step_seconds(adapter, batch, cuda) / ref)
+            ref = block_seconds(reference, batch, cuda, args.block)
+            ratios.append(block_seconds(adapter, batch, cuda, args.block) /
+                          ref)
         ratio = median(ratios)
         del reference
     del adapter
