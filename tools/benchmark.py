@@ -145,8 +145,9 @@ def measure(path, overrides, args, device, source=False):
 
     Peak memory is taken first, with the method's model alone. Then, unless
     ``--no-interleave``, the model's Source is built in the same process and
-    the two step in turn, so that drifts of the machine's speed (other load,
-    clocks) cancel in the median of the per-pair ratios.
+    the two take turns of ``--block`` steps, so that drifts of the machine's
+    speed (other load, clocks) cancel in the median of the per-turn
+    ratios.
     """
     import torch
 
