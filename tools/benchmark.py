@@ -215,22 +215,23 @@ def run_isolated(path, overrides, args, device, source=False):
     return result
 
 
-def model_key(path):
-    from mmengine.config import Config
-    return json.dumps(Config.fromfile(path).model.to_dict(), sort_keys=True,
-                      default=str)
+def model_key(cfg):
+    """Identity of a config's source model (its Source is shared)."""
+    return json.dumps(cfg.model.to_dict(), sort_keys=True, default=str)
 
 
 def main(argv=None):
     args = parse_args(argv)
     import torch
+    from mmengine.config import Config
     device = args.device
     if device == 'auto':
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
     rows, sources = [], {}
     for spec in args.configs:
         path, overrides, suffix = parse_spec(spec)
-        key = model_key(path)
+        cfg = Config.fromfile(path)
+        key = model_key(cfg)
         if key not in sources:
             if device.startswith('cuda') and not sources:
                 # the first model of a CUDA process pays one-time costs
@@ -240,8 +241,7 @@ def main(argv=None):
             rows.append(dict(method='Source', config=path, model_key=key,
                              seconds=sources[key][0], peak_mb=sources[key][1],
                              interleaved_ratio=None))
-        from mmengine.config import Config
-        name = Config.fromfile(path).adapter['type'] + suffix
+        name = cfg.adapter['type'] + suffix
         if name == 'Source':  # measured above as this model's reference
             continue
         sec, mem, ratio = run_isolated(path, overrides, args, device)

@@ -11,6 +11,18 @@ sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
 import benchmark  # noqa: E402
 
 
+def write_tent_config(folder):
+    """A TENT config on the tiny BN segmentor."""
+    cfg = folder / 'tent.py'
+    cfg.write_text(textwrap.dedent(f'''
+    default_scope = 'tta_seg'
+    model = {tiny_segmentor_cfg('bn')!r}
+    adapter = dict(type='TENT', optim_wrapper=dict(
+        optimizer=dict(type='Adam', lr=1e-3)))
+    '''))
+    return cfg
+
+
 def test_parse_spec():
     assert benchmark.parse_spec('a.py') == ('a.py', {}, '')
     path, opts, label = benchmark.parse_spec('a.py::fast_views=False,x=1')
@@ -19,13 +31,7 @@ def test_parse_spec():
 
 
 def test_benchmark_reports_ratios(tmp_path):
-    cfg = tmp_path / 'tent.py'
-    cfg.write_text(textwrap.dedent(f'''
-    default_scope = 'tta_seg'
-    model = {tiny_segmentor_cfg('bn')!r}
-    adapter = dict(type='TENT', optim_wrapper=dict(
-        optimizer=dict(type='Adam', lr=1e-3)))
-    '''))
+    cfg = write_tent_config(tmp_path)
     out = tmp_path / 'bench.json'
     benchmark.main([str(cfg), f'{cfg}::variant=original', '--size', '32', '48',
                     '--iters', '2', '--warmup', '1', '--device', 'cpu', '--out', str(out)])
@@ -44,13 +50,7 @@ def test_benchmark_reports_ratios(tmp_path):
 
 
 def test_no_interleave_divides_separate_medians(tmp_path):
-    cfg = tmp_path / 'tent.py'
-    cfg.write_text(textwrap.dedent(f'''
-    default_scope = 'tta_seg'
-    model = {tiny_segmentor_cfg('bn')!r}
-    adapter = dict(type='TENT', optim_wrapper=dict(
-        optimizer=dict(type='Adam', lr=1e-3)))
-    '''))
+    cfg = write_tent_config(tmp_path)
     out = tmp_path / 'bench.json'
     benchmark.main([str(cfg), '--size', '32', '48', '--iters', '2',
                     '--warmup', '1', '--device', 'cpu', '--no-interleave',
