@@ -71,10 +71,12 @@ def export(runner: Runner, path: str, metrics: dict,
     model = runner.model.module if is_model_wrapper(runner.model) \
         else runner.model
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    cast = getattr(torch, dtype)
-    state = {k: v.detach().cpu().to(cast) if v.is_floating_point() else
-             v.detach().cpu() for k, v in model.state_dict().items()
-             if only is None or only in k}
+    state = {}
+    for key, value in model.state_dict().items():
+        if only is None or only in key:
+            value = value.detach().cpu()
+            state[key] = value.to(getattr(torch, dtype)) \
+                if value.is_floating_point() else value
     if not state:
         raise KeyError(f'no weight key contains {only!r}')
     torch.save(state, path)
