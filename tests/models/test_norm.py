@@ -67,6 +67,27 @@ def test_gradient_flows_through_batch_statistics():
     torch.testing.assert_close(x.grad, ref.grad, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize('prior', [0.0, 0.5])
+def test_fast_and_differentiable_paths_agree(prior):
+    # no-grad: one fused statistics op; with grad: written-out statistics
+    layer = MixStatBN.from_bn(make_bn(), prior)
+    x = torch.randn(2, 2, 5, 3) * 3 + 1
+    with torch.no_grad():
+        fast = layer(x)
+    xg = x.clone().requires_grad_(True)
+    slow = layer(xg)
+    torch.testing.assert_close(fast, slow.detach())
+    slow.pow(2).sum().backward()
+    # reference gradient: mixed statistics spelled out by hand
+    ref = x.clone().requires_grad_(True)
+    mean = prior * layer.running_mean + (1 - prior) * ref.mean((0, 2, 3))
+    var = prior * layer.running_var + (1 - prior) * \
+        ref.var((0, 2, 3), unbiased=False)
+    hand_bn(ref, mean, var, layer.weight.detach(), layer.bias.detach(),
+            layer.eps).pow(2).sum().backward()
+    torch.testing.assert_close(xg.grad, ref.grad, atol=1e-5, rtol=1e-4)
+
+
 def test_replace_and_select_norm_layers():
     model = nn.Sequential(nn.Conv2d(3, 2, 1), nn.BatchNorm2d(2),
                           nn.Sequential(nn.SyncBatchNorm(2), nn.ReLU()),
