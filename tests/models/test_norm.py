@@ -88,6 +88,26 @@ def test_fast_and_differentiable_paths_agree(prior):
     torch.testing.assert_close(xg.grad, ref.grad, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize('batch', [1, 3])
+def test_mixed_statistics_keep_precision(batch):
+    # against float64, on a channel whose mean is 40 standard deviations
+    # away from zero (E[x^2] - E[x]^2 would lose digits there)
+    layer = MixStatBN.from_bn(make_bn(), 0.8)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, 2, 16, 24, generator=gen)
+    x[:, 0] = x[:, 0] * 0.5 + 20.0
+    x[:, 1] = x[:, 1] * 3.0 - 1.0
+    with torch.no_grad():
+        mean, var = layer.mixed_stats(x)
+    ref = x.double()
+    ref_mean = 0.8 * layer.running_mean.double() + \
+        0.2 * ref.mean((0, 2, 3))
+    ref_var = 0.8 * layer.running_var.double() + \
+        0.2 * ref.var((0, 2, 3), unbiased=False)
+    torch.testing.assert_close(mean.double(), ref_mean, rtol=1e-6, atol=0)
+    torch.testing.assert_close(var.double(), ref_var, rtol=1e-4, atol=0)
+
+
 def test_replace_and_select_norm_layers():
     model = nn.Sequential(nn.Conv2d(3, 2, 1), nn.BatchNorm2d(2),
                           nn.Sequential(nn.SyncBatchNorm(2), nn.ReLU()),
