@@ -159,3 +159,38 @@ def test_sar_recoveries_are_counted_per_record(data_root, tmp_path):
     # methods without model recovery carry no such field
     tent = run(make_cfg(data_root, str(tmp_path / 'tent')))
     assert all('recoveries' not in r for r in tent['records'])
+
+
+def test_adapter_counters_are_recorded_and_resumed(data_root, tmp_path):
+    """A user adapter's own counter: each adapted record carries its
+    increase, forgetting records do not, and --resume restores the total."""
+    from tta_seg.adapters import Source
+    from tta_seg.registry import MODELS
+
+    class CountingSource(Source):
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.counters['frames'] = 0
+
+        def forward_and_adapt(self, inputs, metas):
+            self.count('frames', inputs.shape[0])
+            return super().forward_and_adapt(inputs, metas)
+
+    MODELS.register_module(module=CountingSource, force=True)
+    cfg = make_cfg(data_root, str(tmp_path), method='CountingSource')
+    cfg.custom_hooks = [dict(type='StopAt', at=[2, 'a', 1])]
+    with pytest.raises(KeyboardInterrupt):
+        Runner.from_cfg(cfg).test()
+    runner = Runner.from_cfg(
+        make_cfg(data_root, str(tmp_path), method='CountingSource',
+                 resume=True))
+    runner.test()
+    with open(osp.join(str(tmp_path), 'results.json')) as f:
+        res = json.load(f)
+    assert [r['frames'] for r in res['records']] == [N_IMAGES] * 4
+    assert all(r['skipped_updates'] == 0 for r in res['records'])
+    assert all('frames' not in r for r in res['forgetting'])
+    # 2 records before the interruption (restored) + 2 after the resume
+    assert runner.model.counters == dict(skipped_updates=0,
+                                         frames=4 * N_IMAGES)

@@ -97,12 +97,25 @@ class BaseAdapter(BaseModel):
         self.steps = steps
         self.optim_wrapper_cfg = copy.deepcopy(optim_wrapper)
         self.optim_wrapper: Optional[OptimWrapper] = None
-        #: Updates skipped because the loss was not finite (diagnostic, not
-        #: adaptation state: survives reset()).
-        self.skipped_updates = 0
+        #: Diagnostic event counts (name -> count), not adaptation state:
+        #: they survive reset(). The test loop stores each record's increase
+        #: (``skipped_updates`` always, others in adapted records) and
+        #: restores them on --resume. Subclasses add names in ``__init__``
+        #: and bump them with :meth:`count`.
+        self.counters: Dict[str, int] = {'skipped_updates': 0}
         self._prepared = False
         self._source_state: Dict[str, torch.Tensor] = {}
         self._source_optim_state: Optional[dict] = None
+
+    def count(self, name: str, increment: int = 1) -> int:
+        """Add ``increment`` to counter ``name``; return its new value."""
+        self.counters[name] = self.counters.get(name, 0) + increment
+        return self.counters[name]
+
+    @property
+    def skipped_updates(self) -> int:
+        """Updates skipped because the loss was not finite."""
+        return self.counters['skipped_updates']
 
     # ------------------------------------------------------------ set-up --
     def configure_model(self) -> None:
@@ -217,10 +230,10 @@ class BaseAdapter(BaseModel):
         """
         loss = sum(v for k, v in losses.items() if 'loss' in k)
         if not torch.isfinite(loss):
-            self.skipped_updates += 1
+            skipped = self.count('skipped_updates')
             self.optim_wrapper.zero_grad()
             print_log(f'non-finite loss ({loss.item()}): update skipped '
-                      f'({self.skipped_updates} so far)', logger='current',
+                      f'({skipped} so far)', logger='current',
                       level=30)
             return False
         self.optim_wrapper.update_params(loss)

@@ -11,8 +11,9 @@ ICLR 2023 (github.com/mr-eggplant/SAR, ``sar.py``). Per step, with logits
    ``loss2 = mean(E2[R2])``; SAM second step (restore, base step);
 3. recovery: ``ema = 0.9 ema + 0.1 loss2`` (SAR's code: the second loss;
    buffers ``loss_ema``, ``ema_count``); below ``reset_constant`` the
-   adapter resets to the source and ``num_recoveries`` (a diagnostic that
-   survives resets, like ``skipped_updates``) counts it.
+   adapter resets to the source and the ``recoveries`` counter (a
+   diagnostic that survives resets, like ``skipped_updates``; the test loop
+   stores it per record) counts it.
 
 The prediction is the first forward of the last step, as in SAR's code.
 Choices and deviations:
@@ -91,9 +92,14 @@ class SAR(BaseAdapter):
         self.ema_decay = ema_decay
         self.excluded_prefixes = tuple(excluded_prefixes)
         self.norm_stats = norm_stats
-        self.num_recoveries = 0
+        self.counters['recoveries'] = 0
         self.register_buffer('loss_ema', torch.zeros(()))
         self.register_buffer('ema_count', torch.zeros((), dtype=torch.long))
+
+    @property
+    def num_recoveries(self) -> int:
+        """Resets to the source triggered by a low loss EMA."""
+        return self.counters['recoveries']
 
     def configure_model(self) -> None:
         layer_types = NORM_TYPES
@@ -134,7 +140,7 @@ class SAR(BaseAdapter):
         if not reliable.any():
             return False
         if not torch.isfinite(loss):
-            self.skipped_updates += 1
+            self.count('skipped_updates')
             return False
         sam = self.optim_wrapper.optimizer
         self.optim_wrapper.backward(loss)
@@ -158,8 +164,8 @@ class SAR(BaseAdapter):
                 loss.to(self.loss_ema), alpha=1 - self.ema_decay)
         self.ema_count.add_(1)
         if self.loss_ema < self.reset_constant:
-            self.num_recoveries += 1
+            recoveries = self.count('recoveries')
             print_log(f'SAR: loss EMA {self.loss_ema.item():.4f} < '
                       f'{self.reset_constant}: reset to the source '
-                      f'({self.num_recoveries} so far)', logger='current')
+                      f'({recoveries} so far)', logger='current')
             self.reset()

@@ -14,6 +14,8 @@ domain), so an interrupted run keeps everything it finished::
 Metrics are percentages. ``mean_mIoU`` averages the records present.
 ``skipped_updates`` (non-finite losses) and ``forgetting`` are additions to
 the core schema; ``forgetting`` is present only when the check is enabled.
+Records of adapted domains also carry the increase of each other counter
+of the adapter (``BaseAdapter.counters``, e.g. SAR's ``recoveries``).
 At the end :meth:`ResultsWriter.finalize` writes ``summary.md``,
 ``summary.csv`` and ``miou.png``.
 """

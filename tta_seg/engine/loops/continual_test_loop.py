@@ -187,8 +187,7 @@ class ContinualTestLoop(BaseLoop):
         self.evaluator.dataset_meta = loader.dataset.metainfo
         self.current = (rnd, name)
         adapter, metric = self.adapter, self._metric()
-        skipped, start = adapter.skipped_updates, time.perf_counter()
-        recoveries = getattr(adapter, 'num_recoveries', None)  # SAR
+        counters, start = dict(adapter.counters), time.perf_counter()
         self.runner.call_hook('before_test_epoch')
         bar = tqdm(loader, desc=f'round {rnd}/{self.rounds} {name}',
                    disable=None if self.progress is None else
@@ -211,11 +210,14 @@ class ContinualTestLoop(BaseLoop):
         print_log(f'round {rnd} {name}: mIoU {metrics["mIoU"]:.2f} '
                   f'({len(loader.dataset)} images, {seconds:.1f} s)',
                   logger='current')
+        increase = {key: int(value - counters.get(key, 0))
+                    for key, value in adapter.counters.items()}
         record = ResultsWriter.make_record(
             rnd, name, metrics, len(loader.dataset), seconds,
-            adapter.skipped_updates - skipped)
-        if adapt and recoveries is not None:  # recoveries in this domain
-            record['recoveries'] = int(adapter.num_recoveries - recoveries)
+            increase.pop('skipped_updates', 0))
+        if adapt:  # the adapter's own counters, e.g. SAR's recoveries
+            for key, value in increase.items():
+                record.setdefault(key, value)
         return record
 
     # ------------------------------------------------------------ resume --
@@ -237,8 +239,7 @@ class ContinualTestLoop(BaseLoop):
         optim = adapter.optim_wrapper
         state = dict(adapter=adapter.state_dict(),
                      optimizer=optim.state_dict() if optim else None,
-                     skipped_updates=adapter.skipped_updates,
-                     num_recoveries=getattr(adapter, 'num_recoveries', None),
+                     counters=dict(adapter.counters),
                      rng=rng_state(), records=writer.records,
                      forgetting=writer.forgetting,
                      done=sorted([list(d) for d in done]))
@@ -256,9 +257,12 @@ class ContinualTestLoop(BaseLoop):
         adapter.load_state_dict(state['adapter'])
         if adapter.optim_wrapper is not None and state['optimizer']:
             adapter.optim_wrapper.load_state_dict(state['optimizer'])
-        adapter.skipped_updates = state['skipped_updates']
-        if state.get('num_recoveries') is not None:
-            adapter.num_recoveries = state['num_recoveries']
+        counters = state.get('counters')
+        if counters is None:  # resume files written before the counters
+            counters = dict(skipped_updates=state['skipped_updates'])
+            if state.get('num_recoveries') is not None:
+                counters['recoveries'] = state['num_recoveries']
+        adapter.counters.update(counters)
         set_rng_state(state['rng'])
         writer.load_state(state)
         writer.write()
