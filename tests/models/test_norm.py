@@ -88,13 +88,14 @@ def test_fast_and_differentiable_paths_agree(prior):
     torch.testing.assert_close(xg.grad, ref.grad, atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize('batch', [1, 3])
-def test_mixed_statistics_keep_precision(batch):
+@pytest.mark.parametrize('batch,size', [(1, (16, 24)), (3, (16, 24)),
+                                        (1, (64, 96)), (2, (64, 64))])
+def test_mixed_statistics_keep_precision(batch, size):
     # against float64, on a channel whose mean is 40 standard deviations
     # away from zero (E[x^2] - E[x]^2 would lose digits there)
     layer = MixStatBN.from_bn(make_bn(), 0.8)
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(batch, 2, 16, 24, generator=gen)
+    x = torch.randn(batch, 2, *size, generator=gen)
     x[:, 0] = x[:, 0] * 0.5 + 20.0
     x[:, 1] = x[:, 1] * 3.0 - 1.0
     with torch.no_grad():
