@@ -65,7 +65,7 @@ def freeze_all_but(model: nn.Module, params: List[nn.Parameter]) -> int:
 
 
 #: Values per channel from which :class:`MixStatBN` computes no-gradient
-#: statistics on the CPU from sums (faster there on large maps).
+#: float32 statistics on the CPU from sums (faster there on large maps).
 CPU_SUMS_MIN_VALUES = 4096
 
 
@@ -174,7 +174,7 @@ class MixStatBN(StatsNorm):
             dims = [0] + list(range(2, x.dim()))
             mean_b = x.mean(dims)
             var_b = (x - mean_b.reshape(_channel_shape(x))).square().mean(dims)
-        elif (x.device.type == 'cpu'
+        elif (x.device.type == 'cpu' and x.dtype == torch.float32
               and x.numel() // x.shape[1] >= CPU_SUMS_MIN_VALUES):
             return self._mixed_stats_from_sums(x)
         else:
