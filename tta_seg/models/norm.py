@@ -65,8 +65,9 @@ def freeze_all_but(model: nn.Module, params: List[nn.Parameter]) -> int:
 
 
 #: Values per channel from which :class:`MixStatBN` computes no-gradient
-#: float32 statistics on the CPU from sums (faster there on large maps).
-CPU_SUMS_MIN_VALUES = 4096
+#: float32 statistics on the CPU from sums (faster there, except on tiny
+#: maps where ``batch_norm_update_stats``'s single op wins).
+CPU_SUMS_MIN_VALUES = 128
 
 
 def _channel_shape(x: torch.Tensor) -> Tuple[int, ...]:
@@ -131,8 +132,8 @@ class MixStatBN(StatsNorm):
     Cost: without gradients the batch statistics come from one op
     (``torch.batch_norm_update_stats``; on the CPU, maps of at least
     ``CPU_SUMS_MIN_VALUES`` values per channel use two plain reductions,
-    see :meth:`_mixed_stats_from_sums`), never a temporary of the input's
-    size, and the normalisation is one eval-mode ``F.batch_norm``;
+    see :meth:`_no_grad_stats`), never a temporary of the input's
+    size, and the normalisation is one eval-mode ``torch.batch_norm``;
     ``prior=0`` is a train-mode ``F.batch_norm`` (one fused op, forward and
     backward). On a 2-core CPU the statistics are what DIGA and BNAdapt cost
     over Source (about 0.1x Source time on the embedded R18).
@@ -169,58 +170,83 @@ class MixStatBN(StatsNorm):
         if self.prior >= 1.0 or self._single_value(x):
             return self.running_mean, self.running_var
         if torch.is_grad_enabled() and x.requires_grad:
-            # differentiable two passes (a mean and a mean of squared
-            # deviations; torch.var_mean over (0, 2, 3) is slower on CPU)
-            dims = [0] + list(range(2, x.dim()))
-            mean_b = x.mean(dims)
-            var_b = (x - mean_b.reshape(_channel_shape(x))).square().mean(dims)
-        elif (x.device.type == 'cpu' and x.dtype == torch.float32
-              and x.numel() // x.shape[1] >= CPU_SUMS_MIN_VALUES):
-            return self._mixed_stats_from_sums(x)
-        else:
-            # one op, no temporary of x's size: the batch mean and biased
-            # variance that train-mode BN would use
-            mean_b, var_b = torch.batch_norm_update_stats(x, None, None, 1.0)
-        if self.prior == 0.0:
-            return mean_b, var_b
+            return self._differentiable_stats(x)
+        return self._no_grad_stats(x)
+
+    def _differentiable_stats(self, x: torch.Tensor
+                              ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Two passes with autograd: a mean and a mean of squared deviations
+        (``torch.var_mean`` over (0, 2, 3) is slower on the CPU)."""
+        dims = [0] + list(range(2, x.dim()))
+        mean_b = x.mean(dims)
+        var_b = (x - mean_b.reshape(_channel_shape(x))).square().mean(dims)
         # lerp(b, s, prior) = prior * s + (1 - prior) * b
         return (torch.lerp(mean_b, self.running_mean, self.prior),
                 torch.lerp(var_b, self.running_var, self.prior))
 
-    def _mixed_stats_from_sums(self, x: torch.Tensor
-                               ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Mixed statistics from per-channel sums of values and squares.
+    def _no_grad_stats(self, x: torch.Tensor
+                       ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Mixed statistics without autograd and without a temporary of the
+        input's size.
 
-        For large maps on the CPU, where ``batch_norm_update_stats`` is up to
-        10x slower than a plain reduction (366 vs 34 us on a 128x32x64 map,
-        2 threads): a sum and a squared L2 norm per channel, both read-only
-        vectorised passes. ``var = E[x^2] - E[x]^2`` costs about
-        ``1e-7 * (1 + mean^2 / var)`` relative precision in float32 (tested
-        at mean = 40 std). Saves ~2-3 % of an embedded-R18 DIGA step.
+        One op, ``batch_norm_update_stats`` (the batch mean and biased
+        variance train-mode BN uses), except for float32 maps of at least
+        ``CPU_SUMS_MIN_VALUES`` values per channel on the CPU, where that op
+        is 1.5-5x slower than two plain reductions (2 threads: 102 vs 37 us
+        on a 1x128x16x32 map, 720 vs 130 us on 1x256x32x64). There: a sum
+        and a squared L2 norm per channel, both read-only vectorised passes
+        along the contiguous pixels (per image, then over the batch: one
+        reduction over the batch and pixel dimensions at once is up to 3x
+        slower at batch > 1), and ``var = E[x^2] - E[x]^2``, which costs
+        about ``1e-7 * (1 + mean^2 / var)`` relative precision in float32
+        (tested at mean = 40 std). Few small ops on the (C,) vectors: each
+        costs several microseconds on the CPU, as much as a reduction of a
+        small map.
         """
+        prior = self.prior
         n, c = x.shape[:2]
+        m = x.numel() // c  # values per channel
+        if (m < CPU_SUMS_MIN_VALUES or x.device.type != 'cpu'
+                or x.dtype != torch.float32):
+            mean_b, var_b = torch.batch_norm_update_stats(x, None, None, 1.0)
+            if prior == 0.0:
+                return mean_b, var_b
+            return (torch.lerp(mean_b, self.running_mean, prior),
+                    torch.lerp(var_b, self.running_var, prior))
         values = x.reshape(n, c, -1)
-        dims = (0, 2)
-        keep = 1.0 - self.prior
-        scale = keep * c / x.numel()  # (1 - prior) / values per channel
-        mean = values.sum(dims).mul_(scale)  # (1 - prior) * batch mean
-        var = torch.linalg.vector_norm(values, dim=dims).square_()
-        # (1 - prior) * (E[x^2] - E[x]^2), the biased batch variance
-        var.mul_(scale).addcmul_(mean, mean, value=-1.0 / keep)
-        return (mean.add_(self.running_mean, alpha=self.prior),
-                var.clamp_min_(0.0).add_(self.running_var, alpha=self.prior))
+        if n == 1:
+            sums = torch.sum(values, (0, 2))
+            squares = torch.linalg.vector_norm(values, 2, (0, 2)).square_()
+        else:
+            sums = values.sum(2).sum(0)
+            squares = torch.linalg.vector_norm(values, 2, 2).square_().sum(0)
+        # m * var_b = sum(x^2) - sum(x)^2 / m
+        var = torch.addcmul(squares, sums, sums, value=-1.0 / m)
+        keep = (1.0 - prior) / m
+        return (sums.mul_(keep).add_(self.running_mean, alpha=prior),
+                var.clamp_min_(0.0).mul_(keep).add_(self.running_var,
+                                                    alpha=prior))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.prior == 0.0 and not self._single_value(x):
+        prior = self.prior
+        if prior >= 1.0 or self._single_value(x):
+            mean, var = self.running_mean, self.running_var
+        elif prior == 0.0:
             # pure batch statistics: train-mode BN is one fused op, with the
             # gradient through the statistics
             return F.batch_norm(x, None, None, self.weight, self.bias, True,
                                 0.0, self.eps)
-        mean, var = self.mixed_stats(x)
-        if not (mean.requires_grad or var.requires_grad):
-            return F.batch_norm(x, mean, var, self.weight, self.bias, False,
-                                0.0, self.eps)
-        # written out: F.batch_norm forbids gradients through its statistics
+        elif torch.is_grad_enabled() and x.requires_grad:
+            return self._normalise(x, *self._differentiable_stats(x))
+        else:
+            mean, var = self._no_grad_stats(x)
+        return torch.batch_norm(x, self.weight, self.bias, mean, var, False,
+                                0.0, self.eps, torch.backends.cudnn.enabled)
+
+    def _normalise(self, x: torch.Tensor, mean: torch.Tensor,
+                   var: torch.Tensor) -> torch.Tensor:
+        """BN written out: F.batch_norm forbids gradients through its
+        statistics."""
         shape = _channel_shape(x)
         scale = torch.rsqrt(var + self.eps)
         if self.weight is not None:
