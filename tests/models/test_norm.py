@@ -68,10 +68,12 @@ def test_gradient_flows_through_batch_statistics():
 
 
 @pytest.mark.parametrize('prior', [0.0, 0.5])
-def test_fast_and_differentiable_paths_agree(prior):
-    # no-grad: one fused statistics op; with grad: written-out statistics
+@pytest.mark.parametrize('size', [(5, 3), (16, 16)])
+def test_fast_and_differentiable_paths_agree(prior, size):
+    # no-grad: one fused statistics op (small map) or the CPU sums (large
+    # map); with grad: train-mode BN (prior 0) or written-out statistics
     layer = MixStatBN.from_bn(make_bn(), prior)
-    x = torch.randn(2, 2, 5, 3) * 3 + 1
+    x = torch.randn(2, 2, *size) * 3 + 1
     with torch.no_grad():
         fast = layer(x)
     xg = x.clone().requires_grad_(True)

@@ -134,9 +134,10 @@ class MixStatBN(StatsNorm):
     ``CPU_SUMS_MIN_VALUES`` values per channel use two plain reductions,
     see :meth:`_no_grad_stats`), never a temporary of the input's
     size, and the normalisation is one eval-mode ``torch.batch_norm``;
-    ``prior=0`` is a train-mode ``F.batch_norm`` (one fused op, forward and
-    backward). On a 2-core CPU the statistics are what DIGA and BNAdapt cost
-    over Source (about 0.1x Source time on the embedded R18).
+    ``prior=0`` with gradients (and without, off the CPU sums) is a
+    train-mode ``F.batch_norm`` (one fused op, forward and backward). On a
+    2-core CPU the statistics are what DIGA and BNAdapt cost over Source
+    (about 0.1x Source time on the embedded R18).
 
     Args:
         num_features (int): Channels C of an input (N, C, ...).
@@ -184,6 +185,11 @@ class MixStatBN(StatsNorm):
         return (torch.lerp(mean_b, self.running_mean, self.prior),
                 torch.lerp(var_b, self.running_var, self.prior))
 
+    def _cpu_sums(self, x: torch.Tensor) -> bool:
+        """Whether :meth:`_no_grad_stats` takes the CPU sums for ``x``."""
+        return (x.device.type == 'cpu' and x.dtype == torch.float32
+                and x.numel() >= CPU_SUMS_MIN_VALUES * x.shape[1])
+
     def _no_grad_stats(self, x: torch.Tensor
                        ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Mixed statistics without autograd and without a temporary of the
@@ -204,15 +210,14 @@ class MixStatBN(StatsNorm):
         small map.
         """
         prior = self.prior
-        n, c = x.shape[:2]
-        m = x.numel() // c  # values per channel
-        if (m < CPU_SUMS_MIN_VALUES or x.device.type != 'cpu'
-                or x.dtype != torch.float32):
+        if not self._cpu_sums(x):
             mean_b, var_b = torch.batch_norm_update_stats(x, None, None, 1.0)
             if prior == 0.0:
                 return mean_b, var_b
             return (torch.lerp(mean_b, self.running_mean, prior),
                     torch.lerp(var_b, self.running_var, prior))
+        n, c = x.shape[:2]
+        m = x.numel() // c  # values per channel
         values = x.reshape(n, c, -1)
         if n == 1:
             sums = torch.sum(values, (0, 2))
@@ -229,14 +234,16 @@ class MixStatBN(StatsNorm):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         prior = self.prior
+        grad = torch.is_grad_enabled() and x.requires_grad
         if prior >= 1.0 or self._single_value(x):
             mean, var = self.running_mean, self.running_var
-        elif prior == 0.0:
+        elif prior == 0.0 and (grad or not self._cpu_sums(x)):
             # pure batch statistics: train-mode BN is one fused op, with the
-            # gradient through the statistics
+            # gradient through the statistics (on the CPU without gradients
+            # the sums and an eval-mode BN are faster from small maps on)
             return F.batch_norm(x, None, None, self.weight, self.bias, True,
                                 0.0, self.eps)
-        elif torch.is_grad_enabled() and x.requires_grad:
+        elif grad:
             return self._normalise(x, *self._differentiable_stats(x))
         else:
             mean, var = self._no_grad_stats(x)
