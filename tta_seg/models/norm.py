@@ -205,9 +205,9 @@ class MixStatBN(StatsNorm):
         reduction over the batch and pixel dimensions at once is up to 3x
         slower at batch > 1), and ``var = E[x^2] - E[x]^2``, which costs
         about ``1e-7 * (1 + mean^2 / var)`` relative precision in float32
-        (tested at mean = 40 std). Few small ops on the (C,) vectors: each
-        costs several microseconds on the CPU, as much as a reduction of a
-        small map.
+        (tested at mean = 40 std). The (C,) vectors get as few small ops as
+        possible: each costs several microseconds on the CPU, about as much
+        as a reduction of a small map.
         """
         prior = self.prior
         if not self._cpu_sums(x):
