@@ -212,8 +212,6 @@ class MixStatBN(StatsNorm):
         prior = self.prior
         if not self._cpu_sums(x):
             mean_b, var_b = torch.batch_norm_update_stats(x, None, None, 1.0)
-            if prior == 0.0:
-                return mean_b, var_b
             return (torch.lerp(mean_b, self.running_mean, prior),
                     torch.lerp(var_b, self.running_var, prior))
         n, c = x.shape[:2]
@@ -233,20 +231,17 @@ class MixStatBN(StatsNorm):
                                                     alpha=prior))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        prior = self.prior
-        grad = torch.is_grad_enabled() and x.requires_grad
-        if prior >= 1.0 or self._single_value(x):
-            mean, var = self.running_mean, self.running_var
-        elif prior == 0.0 and (grad or not self._cpu_sums(x)):
+        if self.prior == 0.0 and not self._single_value(x) and (
+                (torch.is_grad_enabled() and x.requires_grad)
+                or not self._cpu_sums(x)):
             # pure batch statistics: train-mode BN is one fused op, with the
             # gradient through the statistics (on the CPU without gradients
             # the sums and an eval-mode BN are faster from small maps on)
             return F.batch_norm(x, None, None, self.weight, self.bias, True,
                                 0.0, self.eps)
-        elif grad:
-            return self._normalise(x, *self._differentiable_stats(x))
-        else:
-            mean, var = self._no_grad_stats(x)
+        mean, var = self.mixed_stats(x)
+        if mean.requires_grad or var.requires_grad:
+            return self._normalise(x, mean, var)
         return torch.batch_norm(x, self.weight, self.bias, mean, var, False,
                                 0.0, self.eps, torch.backends.cudnn.enabled)
 
