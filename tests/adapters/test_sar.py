@@ -9,7 +9,7 @@ import tta_seg.adapters.sar  # noqa: F401  (registers SAR and SAM)
 from tests.tiny import NUM_CLASSES, make_batch, tiny_segmentor_cfg
 from tta_seg.adapters.sar import SAR, is_excluded
 from tta_seg.models.losses import reliable_entropy
-from tta_seg.engine.optimizers import SAM
+from tta_seg.optim import SAM
 from tta_seg.models.losses import entropy_map
 from tta_seg.models.norm import MixStatBN
 from tta_seg.registry import MODELS, OPTIMIZERS

@@ -47,7 +47,7 @@ from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from tta_seg.engine.optimizers.sam import SAM
+from tta_seg.optim import SAM
 from tta_seg.models.losses import reliable_entropy
 from tta_seg.models.norm import (NORM_TYPES, MixStatBN, freeze_all_but,
                                  norm_affine_params, replace_norm_layers)
