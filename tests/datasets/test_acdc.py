@@ -141,6 +141,16 @@ def test_label_size_mismatch_names_file_and_shapes(acdc_copy):
     assert '16x40' in message and '32x64' in message
 
 
+def test_label_with_foreign_ids_names_file(acdc_copy):
+    label = acdc_paths(acdc_copy.parent, 'fog', 'train', 0)[2]
+    cv2.imwrite(str(label), np.full((32, 64), 100, np.uint8))
+    dataset = build(acdc_copy, condition='fog', split='train')
+    with pytest.raises(ValueError) as err:
+        dataset[0]
+    message = str(err.value)
+    assert str(label) in message and '100 (2048 px)' in message
+
+
 def test_bad_arguments_are_rejected(bench):
     with pytest.raises(ValueError, match='condition'):
         build(bench / 'acdc', condition='haze')
