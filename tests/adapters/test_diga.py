@@ -112,6 +112,39 @@ def test_classifier_hook_combines_as_documented():
     torch.testing.assert_close(diga.running.prototypes, run[0])
 
 
+def three_class_diga():
+    seg = tiny_segmentor_cfg('bn')
+    seg['decode_head'].update(channels=2, num_classes=3)
+    diga = build(segmentor=seg)
+    diga.prepare()
+    return diga
+
+
+def test_empty_prototype_sets_give_their_weight_to_what_is_present():
+    unsure = torch.zeros_like(LOGITS)  # softmax 1/3 < 0.9: no prototype
+    third = torch.full_like(LOGITS, 1 / 3)
+    # nothing confident yet: neither set exists, the model softmax alone
+    diga = three_class_diga()
+    out = diga._adapt_classifier(None, (FEATS, ), unsure, update=True)
+    torch.testing.assert_close(out, third)
+    # running set only (instance empty): 0.8 running + 0.2 softmax
+    diga._adapt_classifier(None, (FEATS, ), LOGITS, update=True)
+    out = diga._adapt_classifier(None, (FEATS, ), unsure, update=True)
+    torch.testing.assert_close(out, 0.8 * hand_posterior() + 0.2 * third)
+    torch.testing.assert_close(out.sum(1), torch.ones(1, 2, 2))
+    # instance set only (no update, running never initialised)
+    diga = three_class_diga()
+    out = diga._adapt_classifier(None, (FEATS, ), LOGITS, update=False)
+    torch.testing.assert_close(
+        out, 0.8 * hand_posterior() + 0.2 * LOGITS.softmax(1))
+
+
+def test_a_missing_classifier_is_named_at_build_time():
+    seg = tiny_segmentor_cfg('bn')
+    with pytest.raises(ValueError, match="no submodule 'head.cls'"):
+        build(segmentor=seg, classifier_name='head.cls')
+
+
 # ------------------------------------------------------------ adapter --
 def test_bn_statistics_are_mixed_by_hand():
     diga = build('bn')

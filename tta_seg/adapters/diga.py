@@ -29,9 +29,13 @@ Approach for Test-Time Domain Adaptive Semantic Segmentation", CVPR 2023
   full-resolution copy is made.
 
 Output: probabilities, not logits (argmax, all the metric reads, is what
-matters; do not apply a softmax on top). Where a whole prototype set is
-empty (no confident pixel yet) its term is 0, so rows sum to less than 1 but
-the argmax is unchanged.
+matters; do not apply a softmax on top); every row sums to 1. Where a
+prototype set is empty (no confident pixel in the image, or none yet in the
+stream) the weights are renormalised over what is present: the other
+prototype posterior gets the whole prototype weight (``proto = post(running)``
+or ``post(instance)``), and with both sets empty ``out = softmax(logits)``
+(weighting an empty set by 0 instead would shrink the prototype term and
+could change the argmax).
 
 Deviations from the official code:
 
@@ -43,6 +47,8 @@ Deviations from the official code:
   :class:`MixStatBN` mixes in batch statistics (= instance statistics at
   batch size 1) and keeps the source statistics on a 1x1 map (ASPP image
   pool at batch size 1; the official DeepLabV2 has none).
+* Empty prototype sets: renormalised weights (above); the official code
+  divides 0 by 0 there (NaN posteriors).
 * Slide inference: each crop is an instance (own prototypes and update).
 * :meth:`predict_logits` (forgetting checks) applies the classifier with the
   current running prototypes but does not update them.
@@ -55,10 +61,32 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from tta_seg.models.norm import MixStatBN, replace_norm_layers
 from tta_seg.models.prototypes import (RunningPrototypes, class_prototypes,
-                                       confident_class_masks,
+                                       confident_class_masks, fusion_weight,
                                        prototype_posterior)
 from tta_seg.registry import MODELS
 from .base import BaseAdapter, Metas
+
+
+def find_classifier(segmentor: nn.Module, name: str) -> nn.Conv2d:
+    """The final ``Conv2d`` classifier ``name`` of ``segmentor``.
+
+    Raises:
+        ValueError: ``name`` is not a submodule of the segmentor.
+        TypeError: it is not a ``Conv2d``.
+    """
+    try:
+        module = segmentor.get_submodule(name)
+    except AttributeError:
+        raise ValueError(
+            f'DIGA hooks the final Conv2d classifier (features (N, D, h, w) '
+            f'-> logits (N, C, h, w)); {type(segmentor).__name__} has no '
+            f'submodule {name!r}: pass classifier_name=<its dotted name>'
+        ) from None
+    if not isinstance(module, nn.Conv2d):
+        raise TypeError(f'DIGA: {name} is a {type(module).__name__}; '
+                        'classifier_name must name the final Conv2d '
+                        'classifier')
+    return module
 
 
 def _check_unit(**values: float) -> None:
@@ -101,17 +129,14 @@ class DIGA(BaseAdapter):
         self.running_weight = running_weight
         self.proto_weight = proto_weight
         self.classifier_name = classifier_name
-        cls = self.classifier
-        if not isinstance(cls, nn.Conv2d):
-            raise TypeError(f'{classifier_name} is a {type(cls).__name__}; '
-                            'name the final Conv2d classifier')
+        cls = find_classifier(self.segmentor, classifier_name)
         self.running = RunningPrototypes(cls.out_channels, cls.in_channels,
                                          proto_rate)
 
     @property
-    def classifier(self) -> nn.Module:
+    def classifier(self) -> nn.Conv2d:
         """The hooked final classifier (not registered twice)."""
-        return self.segmentor.get_submodule(self.classifier_name)
+        return find_classifier(self.segmentor, self.classifier_name)
 
     def configure_model(self) -> None:
         super().configure_model()
@@ -156,5 +181,10 @@ class DIGA(BaseAdapter):
         post = prototype_posterior(
             feats, torch.stack([running.to(feats.dtype), protos], dim=1),
             torch.stack([initialised, present], dim=1))
-        proto = torch.lerp(post[:, 1], post[:, 0], self.running_weight)
-        return probs.lerp_(proto, self.proto_weight)
+        has_running, has_instance = initialised.any(-1), present.any(-1)
+        w_running = fusion_weight(self.running_weight, has_running,
+                                  has_instance).to(post)
+        proto = torch.lerp(post[:, 1], post[:, 0], w_running)
+        w_proto = fusion_weight(self.proto_weight, has_running | has_instance,
+                                torch.ones_like(has_running)).to(post)
+        return probs.lerp_(proto, w_proto)

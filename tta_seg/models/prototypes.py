@@ -92,6 +92,25 @@ def prototype_posterior(feats: torch.Tensor, protos: torch.Tensor,
     return post.view(*exists.shape, h, w)
 
 
+def fusion_weight(weight: float, first: torch.Tensor,
+                  second: torch.Tensor) -> torch.Tensor:
+    """Per-image weight of a first term against a second, renormalised over
+    the terms that are present.
+
+    Args:
+        weight (float): Weight of the first term when both are present.
+        first (Tensor): (N,) bool, the first term is present.
+        second (Tensor): (N,) bool, the second term is present.
+
+    Returns:
+        Tensor: (N, 1, 1, 1) float: ``weight`` if both are present, 1 if only
+        the first, 0 if only the second or neither.
+    """
+    both = torch.full(first.shape, weight, device=first.device)
+    out = torch.where(first & second, both, first.to(both.dtype))
+    return out.view(-1, 1, 1, 1)
+
+
 class RunningPrototypes(nn.Module):
     """Exponential moving average of class prototypes (registered buffers).
 
