@@ -120,6 +120,19 @@ def test_selfnorm_recalibrates_mean_and_std_by_hand():
                                atol=1e-4)
 
 
+def test_selfnorm_single_gate_scales_the_input_by_hand():
+    # official single-gate form (is_two=False): x * g, mean and std scaled
+    x = features().float()
+    layer = SelfNorm(3, recalibrate_mean=False, eps=EPS)
+    with torch.no_grad():
+        layer.std_weight.copy_(torch.tensor([[0.1, -0.2]] * 3))
+        layer.std_bias.fill_(0.3)
+    mean, std = stats(x)
+    g = 2 * torch.sigmoid(0.1 * mean - 0.2 * std + 0.3)
+    torch.testing.assert_close(layer(x), x * g[..., None, None].float(),
+                               rtol=1e-4, atol=1e-4)
+
+
 def backbone_cfg(**kwargs):
     cfg = tiny_segmentor_cfg('bn')['backbone']
     return dict(cfg, **kwargs)

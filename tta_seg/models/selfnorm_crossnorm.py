@@ -13,7 +13,12 @@ are feature maps (N, C, H, W); statistics are per instance and channel.
   Applied with probability ``p`` per forward; identity in eval mode.
 * :class:`SelfNorm` (train and test): per-channel attention on
   ``(mu, sigma)`` recalibrates them: ``g * (x - mu) + f * mu`` with
-  ``g = 2 sigmoid(a_g . [mu, sigma] + b_g)`` and ``f`` likewise.
+  ``g = 2 sigmoid(a_g . [mu, sigma] + b_g)`` and ``f`` likewise (the
+  official ``is_two=True``, the paper's mean and std recalibration; the
+  default here and the form the shipped R18-SNCN model was trained with,
+  ``configs/sncn/``). ``recalibrate_mean=False`` is the official single
+  gate ``g * x`` (``is_two=False``, the official code's default), which
+  scales mean and std together.
 
 Both are mmseg/mmcv plugin layers (``in_channels`` argument, ``_abbr_``),
 e.g. for a Bottleneck ResNet: ``plugins=[dict(cfg=dict(type=
@@ -146,7 +151,8 @@ class SelfNorm(nn.Module):
 
     Args:
         in_channels (int): Channels C.
-        recalibrate_mean (bool): Also gate the mean (``f``); else ``f = 1``.
+        recalibrate_mean (bool): Gate the mean separately (``f``); else
+            one gate scales the whole input (``f = g``).
         eps (float): Added to the variance.
     """
     _abbr_ = 'self_norm'
@@ -174,7 +180,7 @@ class SelfNorm(nn.Module):
         shape = mean.shape
         g = self.gate(stats, self.std_weight, self.std_bias).reshape(shape)
         if self.mean_weight is None:
-            return g * (x - mean) + mean
+            return g * x
         f = self.gate(stats, self.mean_weight, self.mean_bias).reshape(shape)
         return g * (x - mean) + f * mean
 
