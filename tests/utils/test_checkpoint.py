@@ -1,5 +1,7 @@
-"""Source weights load safely; unsafe files are refused with the flag name."""
+"""Source weights load safely; unsafe files are refused with the flag name;
+damaged files are named as such, without the flag."""
 import collections
+import os
 
 import numpy as np
 import pytest
@@ -7,8 +9,15 @@ import torch
 
 from tests.tiny import tiny_segmentor_cfg
 from tta_seg.registry import MODELS
-from tta_seg.utils.checkpoint import (UNSAFE_FLAG, UnsafeCheckpointError,
-                                      load_source_weights)
+from tta_seg.utils.checkpoint import (UNSAFE_FLAG, CheckpointError,
+                                      UnsafeCheckpointError,
+                                      extract_state_dict,
+                                      load_checkpoint_file,
+                                      load_source_weights, load_state_file)
+
+
+class NotAllowed:
+    """A module-level class: torch's weights-only unpickler refuses it."""
 
 
 @pytest.fixture
@@ -75,3 +84,96 @@ def test_float16_files_load_into_a_float32_model(segmentor, tmp_path):
         if value.is_floating_point():
             assert value.dtype == torch.float32, key
             assert torch.equal(value, state[key].float()), key
+
+
+def write_damaged(kind, folder):
+    """A file of the given kind of damage; returns (path, expected words).
+    """
+    path = folder / f'{kind}.pth'
+    state = {'weight': torch.arange(4096.0), 'step': 3}
+    if kind == 'empty':
+        path.write_bytes(b'')
+        return path, 'empty'
+    if kind == 'random':
+        # 0x80 would be a pickle's first byte; the other formats are tested
+        path.write_bytes(b'\x13' + os.urandom(4095))
+        return path, 'not a torch file'
+    if kind == 'text':
+        path.write_text('model: deeplabv3\nweights: see README\n')
+        return path, 'text file'
+    torch.save(state, path, _use_new_zipfile_serialization=(
+        kind == 'truncated_zip'))
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+    return path, 'truncated'
+
+
+DAMAGE = ['empty', 'random', 'text', 'truncated_zip', 'truncated_legacy']
+
+
+@pytest.mark.parametrize('kind', DAMAGE)
+@pytest.mark.parametrize('allow_unsafe', [False, True])
+def test_damaged_checkpoint_names_path_and_problem(tmp_path, kind,
+                                                   allow_unsafe):
+    path, words = write_damaged(kind, tmp_path)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint_file(str(path), allow_unsafe=allow_unsafe)
+    message = str(err.value)
+    assert str(path) in message and words in message
+    assert UNSAFE_FLAG not in message and 'weights_only' not in message
+    assert not isinstance(err.value, UnsafeCheckpointError)
+
+
+@pytest.mark.parametrize('kind', DAMAGE)
+def test_damaged_resume_state_says_restart_without_resume(tmp_path, kind):
+    path, words = write_damaged(kind, tmp_path)
+    with pytest.raises(CheckpointError) as err:
+        load_state_file(str(path))
+    message = str(err.value)
+    assert str(path) in message and words in message
+    assert 'resume state' in message and 'without --resume' in message
+    assert UNSAFE_FLAG not in message
+
+
+def test_disallowed_global_needs_the_flag(tmp_path):
+    path = tmp_path / 'custom.pth'
+    torch.save(dict(state_dict={'w': torch.ones(2)}, meta=NotAllowed()),
+               path)
+    with pytest.raises(UnsafeCheckpointError) as err:
+        load_checkpoint_file(str(path))
+    message = str(err.value)
+    assert str(path) in message and UNSAFE_FLAG in message
+    assert 'NotAllowed' in message
+    loaded = load_checkpoint_file(str(path), allow_unsafe=True)
+    assert isinstance(loaded['meta'], NotAllowed)
+    # tta_seg's own state files never need unpickling: damaged, no flag
+    with pytest.raises(CheckpointError) as err:
+        load_state_file(str(path))
+    assert str(path) in str(err.value)
+    assert UNSAFE_FLAG not in str(err.value)
+
+
+def test_state_file_round_trip_and_non_dict(tmp_path):
+    state = dict(adapter={'w': torch.ones(3)}, done=[[0, 'fog']],
+                 rng=dict(seed=1))
+    torch.save(state, tmp_path / 'resume_state.pth')
+    loaded = load_state_file(str(tmp_path / 'resume_state.pth'))
+    assert torch.equal(loaded['adapter']['w'], state['adapter']['w'])
+    assert loaded['done'] == [[0, 'fog']]
+    torch.save([1, 2], tmp_path / 'list.pth')
+    with pytest.raises(CheckpointError, match='holds a list, not a dict'):
+        load_state_file(str(tmp_path / 'list.pth'))
+    with pytest.raises(FileNotFoundError, match='absent.pth'):
+        load_state_file(str(tmp_path / 'absent.pth'))
+
+
+def test_state_dict_errors_name_the_path(tmp_path):
+    with pytest.raises(ValueError) as err:
+        extract_state_dict({'state_dict': {'w': 'not a tensor'}},
+                           str(tmp_path / 'odd.pth'))
+    assert str(tmp_path / 'odd.pth') in str(err.value)
+    torch.save({'epoch': 3}, tmp_path / 'meta_only.pth')
+    with pytest.raises(CheckpointError) as err:
+        load_source_weights(torch.nn.Linear(2, 2),
+                            str(tmp_path / 'meta_only.pth'))
+    assert str(tmp_path / 'meta_only.pth') in str(err.value)
