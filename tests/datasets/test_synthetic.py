@@ -1,5 +1,10 @@
 """Synthetic street scenes, weather and the benchmark writer."""
+import errno
+import fcntl
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -170,6 +175,65 @@ def test_interrupted_generation_never_looks_complete(tmp_path, monkeypatch):
     monkeypatch.setattr(generate_module, 'write_task', original)
     ensure_benchmark(root, workers=1, progress=False, **TINY)
     assert is_complete(root, **TINY)
+
+
+def dead_pid():
+    """The pid of a process that has exited."""
+    child = subprocess.Popen([sys.executable, '-c', 'pass'])
+    child.wait()
+    return child.pid
+
+
+def fake_tmp(root, pid, lock_file=False):
+    """A temporary folder as an interrupted run leaves it (~one image)."""
+    tmp = root.parent / f'.{root.name}.tmp-{pid}'
+    (tmp / 'cityscapes').mkdir(parents=True)
+    (tmp / 'cityscapes' / 'x.png').write_bytes(b'\0' * 1000)
+    if lock_file:
+        (tmp / generate_module.LOCK_FILE).touch()
+    return tmp
+
+
+def test_stale_temporary_folders_are_removed_live_ones_kept(tmp_path):
+    root = tmp_path / 'synthetic'
+    # pid numbers above the kernel's pid_max: the lock decides
+    killed = fake_tmp(root, 4_000_000, lock_file=True)  # lock released
+    running = fake_tmp(root, 4_000_001, lock_file=True)  # locked below
+    legacy = fake_tmp(root, dead_pid())  # older version: no lock file
+    alive = fake_tmp(root, os.getppid())  # no lock file, pid running
+    other = fake_tmp(tmp_path / 'other', dead_pid())  # another benchmark
+    with open(running / generate_module.LOCK_FILE, 'r+b') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        ensure_benchmark(root, workers=1, progress=False, **TINY)
+        assert not killed.exists() and not legacy.exists()
+        assert running.is_dir() and alive.is_dir() and other.is_dir()
+    assert is_complete(root, **TINY)
+    # complete: nothing to generate, but the released folder still goes
+    assert ensure_benchmark(root, workers=1, progress=False,
+                            **TINY) == root
+    assert not running.exists() and alive.is_dir()
+
+
+def test_full_disk_names_path_and_size_and_leaves_nothing(tmp_path,
+                                                         monkeypatch):
+    root = tmp_path / 'synthetic'
+    calls = {'n': 0}
+    original = generate_module._write
+
+    def filling(path, array):
+        calls['n'] += 1
+        if calls['n'] == 4:
+            raise OSError(errno.ENOSPC, 'No space left on device', str(path))
+        original(path, array)
+
+    monkeypatch.setattr(generate_module, '_write', filling)
+    with pytest.raises(OSError) as err:
+        generate_benchmark(root, workers=1, progress=False, **TINY)
+    assert err.value.errno == errno.ENOSPC
+    message = str(err.value)
+    assert f'no space left on device under {tmp_path}' in message
+    assert 'needs about' in message and 'MB' in message
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_half_written_or_stale_folder_is_regenerated(tmp_path):

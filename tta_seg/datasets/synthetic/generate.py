@@ -17,17 +17,23 @@ adverse image's labels are valid for them too).
 
 Every image is seeded from ``(seed, part, index)`` alone, so the output is
 byte-identical whatever the number of workers or their scheduling. Files
-are written to a temporary sibling folder; ``.complete.json`` (parameters
-and version) is written last and the folder is then renamed into place,
-so an interrupted run never leaves a folder that looks complete.
+are written to a temporary sibling folder ``.{name}.tmp-{pid}``;
+``.complete.json`` (parameters and version) is written last and the folder
+is then renamed into place, so an interrupted run never leaves a folder
+that looks complete. The folder is removed when generation fails; one left
+by a killed run is removed by the next run (see :func:`remove_stale_tmp`).
 """
+import errno
+import fcntl
+import glob
 import json
 import multiprocessing
 import os
 import shutil
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Iterator, List, NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -61,6 +67,18 @@ START_METHOD = 'forkserver'
 #: Tasks handed to a worker at once.
 CHUNK_SIZE = 4
 SPLITS = ('train', 'val')
+#: Temporary folder of a run: ``.{root name}{TMP_MARK}{pid}``, beside root.
+TMP_MARK = '.tmp-'
+#: Held (``flock``) by the generating process while it writes its
+#: temporary folder: the kernel drops the lock when the process dies, so a
+#: lockable folder is abandoned, even if its pid has been reused.
+LOCK_FILE = '.generating.lock'
+#: errnos of a full disk or an exhausted quota.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+#: PNG bytes per pixel measured at 512x256 (noisy images barely compress;
+#: labels shrink ~50x), for the space estimate of a full-disk error.
+IMAGE_BYTES_PER_PIXEL, LABEL_BYTES_PER_PIXEL = 1.6, 0.02
+MB = 2 ** 20
 
 
 class Task(NamedTuple):
@@ -130,9 +148,13 @@ def acdc_paths(root: Path, condition: str, split: str,
 def _write(path: Path, array: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if array.ndim == 3:
-        array = array[..., ::-1]  # cv2 writes BGR
-    if not cv2.imwrite(str(path), array, PNG_PARAMS):
-        raise IOError(f'could not write {path}')
+        array = array[..., ::-1]  # cv2 encodes BGR
+    # Encode in memory and write with Python: cv2.imwrite only returns
+    # False, hiding the errno of a full disk.
+    ok, encoded = cv2.imencode('.png', array, PNG_PARAMS)
+    if not ok:
+        raise IOError(f'could not encode {path}')
+    path.write_bytes(encoded.tobytes())
 
 
 def render_task(task: Task, params: dict):
@@ -263,26 +285,135 @@ def generate_benchmark(root, num_train: int = 800, num_val: int = 100,
 
     Raises:
         FileExistsError: ``root`` holds files that are not a benchmark.
+        OSError: With errno ``ENOSPC`` when the disk fills up, naming the
+            folder and the space needed. The temporary folder is removed
+            whenever generation fails.
     """
     root = Path(root)
     params = benchmark_params(num_train, num_val, num_target_train,
                               num_target_val, width, height, seed, severity)
     _check_replaceable(root)  # fail before rendering, not after
     root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = root.parent / f'.{root.name}.tmp-{os.getpid()}'
+    remove_stale_tmp(root)
+    tmp = _tmp_path(root, os.getpid())
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        tmp.mkdir()
+        _write_benchmark(tmp, params, workers, progress)
+        _replace(tmp, root)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)  # before measuring free space
+        if err.errno in DISK_FULL:
+            raise _disk_full_error(root, params) from err
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return root
+
+
+def _write_benchmark(tmp: Path, params: dict, workers: int,
+                     progress: bool) -> None:
+    """Render every task into the new folder ``tmp``, ``.complete.json``
+    last, holding the folder's lock throughout."""
+    tmp.mkdir()
+    with _locked(tmp):
         jobs = [(str(tmp), task, params) for task in _tasks(params)]
         _run(jobs, workers, progress)
         record = dict(version=BENCHMARK_VERSION, params=params)
         (tmp / COMPLETE_FILE).write_text(json.dumps(record, indent=2,
                                                     sort_keys=True))
-        _replace(tmp, root)
-    except BaseException:
+
+
+@contextmanager
+def _locked(tmp: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``tmp``'s lock file; remove the file after.
+    """
+    with open(tmp / LOCK_FILE, 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            yield
+        finally:
+            # not part of a benchmark; from here to the rename the folder
+            # is protected by the pid rule of ``_remove_if_abandoned``
+            (tmp / LOCK_FILE).unlink(missing_ok=True)
+
+
+def _tmp_path(root: Path, pid: int) -> Path:
+    return root.parent / f'.{root.name}{TMP_MARK}{pid}'
+
+
+def remove_stale_tmp(root) -> List[Path]:
+    """Remove temporary folders that interrupted runs left beside ``root``.
+
+    A folder is removed only when no process is writing it: its lock file
+    can be locked (its writer died), or it has no lock file (written by an
+    older version, or killed before locking) and the pid in its name is
+    not running. Folders of live runs are kept.
+
+    Args:
+        root (str | Path): Benchmark folder.
+
+    Returns:
+        list[Path]: The folders removed.
+    """
+    root = Path(root)
+    pattern = f'.{glob.escape(root.name)}{TMP_MARK}*'
+    return [tmp for tmp in sorted(root.parent.glob(pattern))
+            if tmp.is_dir() and _remove_if_abandoned(tmp)]
+
+
+def _remove_if_abandoned(tmp: Path) -> bool:
+    """Remove ``tmp`` if no process is writing it; whether it was removed.
+    """
+    pid = tmp.name.rpartition(TMP_MARK)[2]
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False  # not named by us, or ours (handled by the caller)
+    try:
+        # read-write (NFS emulates flock with write locks), never create
+        lock = open(tmp / LOCK_FILE, 'r+b')
+    except FileNotFoundError:
+        if _pid_alive(int(pid)):
+            return False
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return root
+        return True
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: its writer is running
+            return False
+        shutil.rmtree(tmp, ignore_errors=True)  # still holding the lock
+    return True
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def estimate_mb(params: dict) -> float:
+    """Approximate size in MB of a benchmark made with ``params``."""
+    pixels = params['width'] * params['height']
+    sources = params['num_train'] + params['num_val']
+    targets = len(params['conditions']) * (params['num_target_train'] +
+                                           params['num_target_val'])
+    images, labels = sources + 2 * targets, sources + targets  # + twins
+    return pixels * (images * IMAGE_BYTES_PER_PIXEL +
+                     labels * LABEL_BYTES_PER_PIXEL) / MB
+
+
+def _disk_full_error(root: Path, params: dict) -> OSError:
+    free = shutil.disk_usage(root.parent).free / MB
+    return OSError(
+        errno.ENOSPC,
+        f'no space left on device under {root.parent} while generating the '
+        f'synthetic benchmark {root}: it needs about '
+        f'{estimate_mb(params):.0f} MB and {free:.0f} MB are free. Free some '
+        'space, or generate it elsewhere (python tools/make_synthetic.py '
+        '--out DIR).', str(root.parent))
 
 
 def is_complete(root, **params) -> bool:
@@ -297,9 +428,10 @@ def ensure_benchmark(root, workers: int = 2, progress: bool = True,
                      **params) -> Path:
     """Return ``root`` at once if it is complete with the same parameters,
     otherwise (re)generate it. ``params`` are those of
-    :func:`generate_benchmark` (counts, size, seed, severity)."""
+    :func:`generate_benchmark` (counts, size, seed, severity). Temporary
+    folders of interrupted runs are removed either way."""
+    remove_stale_tmp(root)
     if is_complete(root, **params):
         return Path(root)
     return generate_benchmark(root, workers=workers, progress=progress,
                               **params)
-
