@@ -7,8 +7,14 @@ import cv2
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from mmengine.structures import PixelData
+from torch import nn
+
+import tta_seg  # noqa: F401  (mmcv._ext stub before mmseg.models)
+from mmseg.models.segmentors import BaseSegmentor
 from mmseg.structures import SegDataSample
+from tta_seg.registry import MODELS
 
 NUM_CLASSES = 5
 MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
@@ -51,9 +57,62 @@ _LN = dict(
     train_cfg=dict(), test_cfg=dict(mode='whole'))
 
 
+@MODELS.register_module(force=True)
+class TinyPlainSegmentor(BaseSegmentor):
+    """A user's own ``BaseSegmentor`` without ``decode_head``/``backbone``
+    (as one brought in by ``custom_imports``): conv-BN-ReLU, conv-GN-ReLU
+    at stride 2 and a 1x1 ``classifier``. It implements mmseg's
+    ``BaseSegmentor`` API plus ``inference`` (``EncoderDecoder``'s name of
+    the whole-image prediction, which adapters call).
+
+    Args:
+        num_classes (int): Output classes.
+        channels (int): Feature channels.
+        data_preprocessor (dict, optional): mmseg data preprocessor config.
+    """
+
+    def __init__(self, num_classes: int = NUM_CLASSES, channels: int = 8,
+                 data_preprocessor: dict = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor)
+        self.align_corners = False
+        self.features = nn.Sequential(
+            nn.Conv2d(3, channels, 3, 2, 1), nn.BatchNorm2d(channels),
+            nn.ReLU(), nn.Conv2d(channels, channels, 3, 1, 1),
+            nn.GroupNorm(2, channels), nn.ReLU())
+        self.classifier = nn.Conv2d(channels, num_classes, 1)
+
+    def extract_feat(self, inputs):
+        return self.features(inputs)
+
+    def encode_decode(self, inputs, batch_img_metas=None):
+        logits = self.classifier(self.extract_feat(inputs))
+        return F.interpolate(logits, size=inputs.shape[-2:], mode='bilinear',
+                             align_corners=self.align_corners)
+
+    def inference(self, inputs, batch_img_metas):
+        return self.encode_decode(inputs, batch_img_metas)
+
+    def loss(self, inputs, data_samples):
+        labels = torch.stack([s.gt_sem_seg.data[0] for s in data_samples])
+        return dict(loss_ce=F.cross_entropy(
+            self.encode_decode(inputs), labels.long(), ignore_index=255))
+
+    def predict(self, inputs, data_samples=None):
+        metas = [s.metainfo for s in data_samples] if data_samples else None
+        return self.postprocess_result(self.inference(inputs, metas),
+                                       data_samples)
+
+    def _forward(self, inputs, data_samples=None):
+        return self.encode_decode(inputs)
+
+
+_PLAIN = dict(type='TinyPlainSegmentor', data_preprocessor=_PREPROCESSOR)
+
+
 def tiny_segmentor_cfg(kind: str = 'bn') -> dict:
-    """Config of a tiny EncoderDecoder: 'bn' (ResNet+FCN) or 'ln' (MiT)."""
-    return copy.deepcopy(dict(bn=_BN, ln=_LN)[kind])
+    """Config of a tiny segmentor: EncoderDecoder 'bn' (ResNet+FCN) or 'ln'
+    (MiT), or 'plain' (:class:`TinyPlainSegmentor`, no decode head)."""
+    return copy.deepcopy(dict(bn=_BN, ln=_LN, plain=_PLAIN)[kind])
 
 
 def make_batch(n: int = 2, height: int = 32, width: int = 48,

@@ -3,7 +3,9 @@
 Each ``configs/<method>/*.py`` that defines ``adapter`` is run with its own
 hyper-parameters on the tiny segmentors: it must run, keep output shapes,
 stay finite, be label-blind, start its teacher at the source weights and
-reset exactly.
+reset exactly. On a user's own ``BaseSegmentor`` without ``decode_head``
+(``'plain'``) an adapter either meets the same contract or refuses when it
+is built, with a message naming what it needs.
 """
 import copy
 import glob
@@ -60,10 +62,42 @@ def test_every_registered_adapter_has_a_config():
     assert not missing, f'adapters without a method config: {missing}'
 
 
-@pytest.mark.parametrize('kind', ['bn', 'ln'])
+#: adapter type -> what it needs (in its build-time error) that the
+#: 'plain' segmentor lacks; every other adapter must run on it.
+NEEDS_OF_PLAIN = {
+    'EcoTTA': 'EncoderDecoder',  # rebuilds the encoder into parts
+    'DIGA': 'classifier_name',  # hooks the final classifier by name
+}
+
+
+def build_or_refusal(adapter_cfg, kind):
+    """The prepared adapter, or None after checking a build-time refusal."""
+    needs = NEEDS_OF_PLAIN.get(adapter_cfg['type']) if kind == 'plain' \
+        else None
+    if needs is None:
+        adapter = build(adapter_cfg, kind)
+        adapter.prepare()
+        return adapter
+    with pytest.raises((TypeError, ValueError), match=needs):
+        build(adapter_cfg, kind).prepare()
+    return None
+
+
+@pytest.mark.parametrize('kind', ['bn', 'ln', 'plain'])
 @pytest.mark.parametrize('path,adapter_cfg', CONFIGS, ids=IDS)
 def test_contract(path, adapter_cfg, kind):
-    adapter = build(adapter_cfg, kind)
+    adapter = build_or_refusal(adapter_cfg, kind)
+    if adapter is not None:
+        check_contract(adapter)
+
+
+def test_diga_runs_on_a_plain_segmentor_given_its_classifier():
+    cfg = next(c for _, c in CONFIGS if c['type'] == 'DIGA')
+    check_contract(build(dict(cfg, classifier_name='classifier'), 'plain'))
+
+
+def check_contract(adapter):
+    """Runs, shapes, finiteness, teacher at source, exact reset, blindness."""
     assert isinstance(adapter, BaseAdapter)
     adapter.prepare()
     source = {k: v.clone() for k, v in adapter.state_dict().items()}

@@ -175,11 +175,38 @@ def test_hard_loss_is_the_decode_head_cross_entropy():
     adapter.prepare()
     inputs, metas = preprocess(adapter, make_batch())
     probs, losses = adapter.adapt_loss(inputs, metas)
+    assert set(losses) == {'decode.loss_ce', 'decode.acc_seg'}
     with torch.no_grad():
         logits = adapter.segmentor.decode_head(
             adapter.segmentor.extract_feat(inputs))
         logits = F.interpolate(logits, size=(H, W), mode='bilinear',
                                align_corners=False)
+    torch.testing.assert_close(losses['decode.loss_ce'].detach(),
+                               F.cross_entropy(logits, probs.argmax(1)))
+
+
+def test_hard_loss_leaves_auxiliary_heads_out():
+    seg = tiny_segmentor_cfg('bn')
+    seg['auxiliary_head'] = dict(seg['decode_head'], in_index=2,
+                                 in_channels=16)
+    adapter = MODELS.build(dict(
+        type='CoTTA', segmentor=seg,
+        optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-2))))
+    adapter.prepare()
+    inputs, metas = preprocess(adapter, make_batch())
+    _, losses = adapter.adapt_loss(inputs, metas)
+    assert set(losses) == {'decode.loss_ce', 'decode.acc_seg'}
+
+
+def test_hard_loss_through_a_segmentor_without_decode_head():
+    adapter = MODELS.build(dict(
+        type='CoTTA', segmentor=tiny_segmentor_cfg('plain'),
+        optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-2))))
+    adapter.prepare()
+    inputs, metas = preprocess(adapter, make_batch())
+    probs, losses = adapter.adapt_loss(inputs, metas)
+    with torch.no_grad():
+        logits = adapter.segmentor.inference(inputs, metas)
     torch.testing.assert_close(losses['loss_ce'].detach(),
                                F.cross_entropy(logits, probs.argmax(1)))
 

@@ -11,20 +11,26 @@ On a :class:`MeanTeacherAdapter`, per batch (N, 3, H, W):
    confidence > ``anchor_threshold``, else the average. p is the reported
    prediction (``seg_logits`` hold probabilities, as mmseg 0.x
    ``aug_test``) and the student's target;
-4. student loss: ``'hard'`` (official code) = the decode head's own loss
-   (``decode_head.loss``: its ``loss_decode``, class weights, sampler) on
-   ``argmax p`` from a whole-image forward, like ``forward_train``;
-   auxiliary heads are left out (the code back-propagates
-   ``decode.loss_seg`` only). ``'soft'`` (paper) = ``-sum_c p_c log q_c``
-   with q the softmax of ``segmentor.inference``;
+4. student loss: ``'hard'`` (official code) = the segmentor's own
+   ``loss(inputs, samples)`` (mmseg's ``BaseSegmentor`` API; for an
+   ``EncoderDecoder`` the decode head's ``loss_decode``, class weights and
+   sampler, from a whole-image forward, like ``forward_train``) on
+   ``argmax p``. Where it returns ``decode.*`` losses (mmseg's prefix of the
+   main head) only those count: the code computed every loss and
+   back-propagated ``decode.loss_seg`` only, so auxiliary heads are left out.
+   A segmentor without that prefix contributes every loss it returns.
+   ``'soft'`` (paper) = ``-sum_c p_c log q_c`` with q the softmax of
+   ``segmentor.inference``;
 5. Adam step, EMA teacher, then stochastic restoration (``restore_prob``).
+
+Gate view: scale 1.0 unflipped (default ``gate_scale=1.0``), as paper and
+released code: the code reads the anchor confidence and the teacher's single
+view from view index 4 of mmseg 0.x's ``MultiScaleFlipAug`` list (scales
+outer, flips inner: ratio 1.0 of (0.5, 0.75, 1.0, ...), no flip). Other
+scales are an option, not a reproduction.
 
 Deliberate deviations from the official code:
 
-* Gate view: paper and protocol say scale 1.0 (default). The released code
-  reads the anchor confidence and the teacher's single view from the
-  *first* view of mmseg's multi-scale list (scale 0.5 when the ratios are
-  listed from 0.5 up); ``gate_scale=0.5`` reproduces that.
 * Views are bilinear resizes of the normalised input tensor, not aug
   pipeline resizes of the uint8 original (normalisation is affine: only
   uint8 rounding and the source resolution differ). Views are averaged,
@@ -52,6 +58,15 @@ from .mean_teacher import MeanTeacherAdapter
 #: CoTTA's 7 scales; with flips, 14 views.
 SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
 LOSSES = ('hard', 'soft')
+#: mmseg's prefix of the main (decode) head's losses in ``segmentor.loss``.
+MAIN_LOSS_PREFIX = 'decode.'
+
+
+def main_head_losses(losses: Losses) -> Losses:
+    """The ``decode.*`` entries of ``losses`` if any, else all of them."""
+    main = {k: v for k, v in losses.items()
+            if k.startswith(MAIN_LOSS_PREFIX)}
+    return main or losses
 
 
 def soft_cross_entropy(logits: torch.Tensor,
@@ -147,9 +162,7 @@ class CoTTA(MeanTeacherAdapter):
             SegDataSample(metainfo=meta, gt_sem_seg=PixelData(data=lab[None]))
             for meta, lab in zip(metas, target_probs.argmax(dim=1))
         ]
-        feats = self.segmentor.extract_feat(inputs)
-        return self.segmentor.decode_head.loss(feats, samples,
-                                               self.segmentor.train_cfg)
+        return main_head_losses(self.segmentor.loss(inputs, samples))
 
     def adapt_loss(self, inputs: torch.Tensor,
                    metas: Metas) -> Tuple[torch.Tensor, Losses]:
