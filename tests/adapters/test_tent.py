@@ -4,6 +4,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from tests.tiny import make_batch, tiny_segmentor_cfg
 from tta_seg.models.losses import (entropy_map, self_cross_entropy,
@@ -57,6 +59,59 @@ def test_only_norm_affine_parameters_change(variant):
         mod = tent.get_submodule(name.rsplit('.', 1)[0])
         allowed = (MixStatBN, ) if variant == 'original' else NORM_TYPES
         assert isinstance(mod, allowed), name
+
+
+def affine_names(segmentor, layer_types):
+    """Names of the weight/bias of every ``layer_types`` module, by hand."""
+    return {f'segmentor.{name}.{p}' for name, mod in segmentor.named_modules()
+            if isinstance(mod, layer_types) for p in ('weight', 'bias')
+            if getattr(mod, p, None) is not None}
+
+
+@pytest.mark.parametrize('kind', ['bn', 'ln'])
+def test_trainable_set_is_exactly_the_norm_affine_parameters(kind):
+    cotta, original = build('cotta', kind), build('original', kind)
+    every_norm = affine_names(cotta.segmentor,
+                              (_BatchNorm, nn.LayerNorm, nn.GroupNorm))
+    bn_only = affine_names(original.segmentor, _BatchNorm)
+    if kind == 'ln':  # MiT's LayerNorms and the head's BN
+        assert every_norm - bn_only and bn_only
+    cotta.prepare()
+    original.prepare()
+    for tent, expected in ((cotta, every_norm), (original, bn_only)):
+        trainable = {n for n, p in tent.named_parameters() if p.requires_grad}
+        assert trainable == expected
+        optimized = {id(p) for group in tent.optim_wrapper.param_groups
+                     for p in group['params']}
+        assert optimized == {id(p) for n, p in tent.named_parameters()
+                             if n in expected}
+
+
+def dropout_segmentor():
+    seg = tiny_segmentor_cfg('bn')
+    seg['decode_head']['dropout_ratio'] = 0.5
+    return seg
+
+
+@pytest.mark.parametrize('train_mode', [False, True])
+def test_train_mode_is_the_official_model_train(train_mode):
+    tent = MODELS.build(dict(
+        type='TENT', variant='original', train_mode=train_mode,
+        segmentor=dropout_segmentor(),
+        optim_wrapper=dict(optimizer=dict(type='Adam', lr=0.0))))
+    tent.prepare()
+    tent.eval()  # as mmengine's test loop: the adapter keeps its modes
+    assert tent.segmentor.decode_head.dropout.training == train_mode
+    assert not tent.training
+    batch = make_batch(n=1)
+    outs = [tent.test_step(batch)[0].seg_logits.data for _ in range(2)]
+    assert torch.equal(outs[0], outs[1]) != train_mode  # lr 0: only dropout
+
+
+def test_train_mode_needs_the_original_variant():
+    with pytest.raises(ValueError, match='original'):
+        MODELS.build(dict(type='TENT', variant='cotta', train_mode=True,
+                          segmentor=tiny_segmentor_cfg('bn')))
 
 
 def test_cotta_variant_keeps_source_statistics_original_uses_batch():

@@ -20,6 +20,17 @@ Two variants, chosen by ``variant``:
 
 The reported prediction is the forward pass computed before the update of
 that batch, as in both official codes.
+
+Module modes: official TENT calls ``model.train()`` (BN with batch
+statistics, and any dropout active). Its released code adapts robustbench's
+WRN-28-10 on CIFAR-10-C, whose dropout rate is 0 (as torchvision's ResNet-50
+of the ImageNet results has no dropout), so there ``train()`` only switches
+BN to batch statistics, which :class:`MixStatBN` does here in any mode.
+mmseg models do have dropout (decode heads: ``Dropout2d(0.1)``; MiT: drop
+path and attention dropout), so the default keeps every module in eval
+mode: the reported prediction is deterministic and both variants see the
+same network as Source. ``train_mode=True`` (variant ``'original'``
+only) runs the segmentor in train mode, the literal ``model.train()``.
 """
 from typing import Tuple
 
@@ -41,15 +52,27 @@ class TENT(BaseAdapter):
 
     Args:
         variant (str): ``'cotta'`` or ``'original'`` (see module docstring).
+        train_mode (bool): Segmentor in train mode (dropout active), as the
+            official ``model.train()``; only with ``variant='original'``.
         **kwargs: :class:`BaseAdapter` arguments (``optim_wrapper`` needed).
     """
 
-    def __init__(self, variant: str = 'cotta', **kwargs) -> None:
+    def __init__(self, variant: str = 'cotta', train_mode: bool = False,
+                 **kwargs) -> None:
         if variant not in VARIANTS:
             raise ValueError(f'TENT variant must be one of {VARIANTS}, '
                              f'got {variant!r}')
+        if train_mode and variant != 'original':
+            raise ValueError("train_mode=True is the original TENT's "
+                             "model.train(); variant 'cotta' keeps the "
+                             'model (and its BN statistics) in eval mode')
         super().__init__(**kwargs)
         self.variant = variant
+        self.train_mode = train_mode
+
+    def set_modes(self) -> None:
+        # every BN is a mode-independent MixStatBN by now (configure_model)
+        self.segmentor.train(self.train_mode)
 
     def configure_model(self) -> None:
         if self.variant == 'original':
