@@ -1,5 +1,8 @@
 """ACDCDataset, data-root checks and the checked loading transforms."""
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -158,3 +161,20 @@ def test_bad_arguments_are_rejected(bench):
         build(bench / 'acdc', split='training')
     with pytest.raises(ValueError, match='data_prefix'):
         build(bench / 'acdc', data_prefix=dict(img_path='x'))
+
+
+def test_importing_datasets_does_not_import_the_generator():
+    """Real ACDC needs nothing of the synthetic renderer, whose conditions
+    stay ACDC's. A clean interpreter: this process has imported it."""
+    code = (
+        'import sys, tta_seg.datasets as d\n'
+        'from tta_seg.registry import DATASETS\n'
+        'DATASETS.get("ACDCDataset")\n'
+        'assert not [m for m in sys.modules if ".synthetic" in m]\n'
+        'assert callable(d.synthetic.ensure_benchmark)  # lazy, still there\n'
+        'assert "tta_seg.datasets.synthetic.generate" in sys.modules\n'
+        'assert d.synthetic.CONDITIONS == d.acdc.CONDITIONS\n')
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, '-c', code], cwd=repo,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -1,12 +1,27 @@
 """Datasets and loading transforms: ACDC, input checks, the embedded
 synthetic Cityscapes -> ACDC benchmark. Imported lazily by the
 ``DATASETS``/``TRANSFORMS`` registries (``locations=['tta_seg.datasets']``).
+
+The synthetic benchmark's generator (:mod:`.synthetic`, several thousand
+lines registering nothing) is only imported when first used:
+``tta_seg.datasets.synthetic`` or ``from tta_seg.datasets.synthetic
+import ...``.
 """
+import importlib
+
 from .acdc import ACDCDataset
 from .checks import LoadCheckedAnnotations, LoadCheckedImage, check_data_root
-from . import synthetic
+
+#: Submodules imported on first attribute access (PEP 562).
+LAZY_SUBMODULES = ('synthetic', )
 
 __all__ = [
     'ACDCDataset', 'LoadCheckedAnnotations', 'LoadCheckedImage',
     'check_data_root', 'synthetic'
 ]
+
+
+def __getattr__(name: str):
+    if name in LAZY_SUBMODULES:
+        return importlib.import_module(f'{__name__}.{name}')
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -19,7 +19,11 @@ from mmseg.datasets import BaseSegDataset, CityscapesDataset
 
 from tta_seg.registry import DATASETS
 from .checks import acdc_hint, check_data_root
-from .synthetic.weather import CONDITIONS
+
+#: ACDC's adverse conditions, in the CoTTA protocol's order. The synthetic
+#: renderer keeps its own list (its ``weather.CONDITIONS``), tested equal,
+#: so that loading real data never imports the generator.
+CONDITIONS = ('fog', 'night', 'rain', 'snow')
 SPLITS = ('train', 'val', 'test')
 #: Splits whose labels are public.
 LABELLED_SPLITS = ('train', 'val')
