@@ -128,7 +128,7 @@ def load_state_file(path: str, what: str = 'resume state') -> dict:
     except _RefusedGlobal as refused:
         raise CheckpointError(_unusable(
             path, what, f'it holds Python objects that tta_seg never '
-            f'writes ({refused.reason})', STATE_ADVICE)) from refused
+            f'writes ({refused.reason})', STATE_ADVICE)) from refused.__cause__
     if not isinstance(state, dict):
         raise CheckpointError(_unusable(
             path, what, f'it holds a {type(state).__name__}, not a dict',
@@ -155,12 +155,10 @@ def _torch_load(path: str, weights_only: bool, what: str,
         raise CheckpointError(_unusable(path, what, problem, advice))
     try:
         return torch.load(path, map_location='cpu', weights_only=weights_only)
-    except pickle.UnpicklingError as err:
-        if weights_only and _refused_global(str(err)):
-            raise _RefusedGlobal(_refusal_reason(str(err))) from err
-        problem = _damage(path) or _describe(err)
-        raise CheckpointError(_unusable(path, what, problem, advice)) from err
     except Exception as err:  # EOFError, KeyError, zip errors, ...
+        if (weights_only and isinstance(err, pickle.UnpicklingError)
+                and _refused_global(str(err))):
+            raise _RefusedGlobal(_refusal_reason(str(err))) from err
         problem = _damage(path) or _describe(err)
         raise CheckpointError(_unusable(path, what, problem, advice)) from err
 
