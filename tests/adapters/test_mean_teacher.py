@@ -117,6 +117,29 @@ def test_restoration_fraction_and_values():
     assert torch.any(params(adapter.segmentor)[name] == source[name])
 
 
+def test_restoration_takes_source_values_not_the_teachers():
+    adapter = build('bn')
+    adapter.prepare()
+    with torch.no_grad():  # three distinct copies: source, teacher, student
+        for param in adapter.teacher.parameters():
+            param.add_(2.0)
+        for param in adapter.segmentor.parameters():
+            param.add_(1.0)
+    student, teacher = params(adapter.segmentor), params(adapter.teacher)
+    source = params(adapter.anchor)
+    torch.manual_seed(0)
+    adapter.restore_to_source(0.5)
+    restored = 0
+    for key, value in params(adapter.segmentor).items():
+        assert not torch.any(value == teacher[key]), key
+        assert torch.all((value == source[key]) | (value == student[key]))
+        restored += int((value == source[key]).sum())
+    assert restored > 0
+    # the teacher itself is never restored
+    for key, value in params(adapter.teacher).items():
+        assert torch.equal(value, teacher[key])
+
+
 def test_restoration_is_seeded_and_extremes():
     adapter = build()
     adapter.prepare()
