@@ -6,14 +6,17 @@ Each argument is a work dir holding ``results.json``, the file itself, or a
 glob of either. Writes ``comparison.md``, ``comparison.csv`` and
 ``comparison.png`` (mIoU along the stream, one line per run) into ``--out``
 (default ``work_dirs/report``) and prints the Markdown table.
-Rows: runs (labelled ``method (config stem)``); columns: each domain's mIoU
-averaged over rounds, then round-1 and last-round means, the mean over all
-records and, where present, the mIoU on the source split after the last
-round (forgetting check).
+Rows: runs (labelled ``method (config stem)``, plus their ``--cfg-options``
+overrides and, if labels still collide, seed and work dir); columns: each
+domain's mIoU averaged over rounds, then round-1 and last-round means, the
+mean over all records, where present the mIoU on the source split after
+the last round (forgetting check), and the totals of the adapter's counters
+(``skipped_updates``: non-finite losses; SAR's ``recoveries``; ...).
 """
 import argparse
 import csv
 import glob
+import io
 import json
 import os
 import os.path as osp
@@ -22,8 +25,9 @@ from typing import Dict, List
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from tta_seg.evaluation.results import (RESULTS_FILE,  # noqa: E402
-                                        atomic_write_text, plot_stream)
+from tta_seg.evaluation.results import (RECORD_KEYS,  # noqa: E402
+                                        RESULTS_FILE, plot_stream)
+from tta_seg.utils.io import atomic_write_text  # noqa: E402
 
 
 def find_results(patterns: List[str]) -> List[str]:
@@ -40,8 +44,36 @@ def find_results(patterns: List[str]) -> List[str]:
 
 
 def label_of(res: dict) -> str:
+    """``method (config stem) [overrides]``."""
     stem = osp.splitext(osp.basename(res.get('config') or ''))[0]
-    return f"{res['method']} ({stem})" if stem else res['method']
+    label = f"{res['method']} ({stem})" if stem else res['method']
+    overrides = res.get('overrides') or {}
+    if overrides:
+        label += ' [' + ' '.join(f'{k}={v}' for k, v in
+                                 sorted(overrides.items())) + ']'
+    return label
+
+
+def unique_labels(results: List[dict], paths: List[str]) -> List[str]:
+    """Labels of the runs; runs that would share one get their seed and,
+    if still equal, their work dir appended."""
+    labels = [label_of(r) for r in results]
+    for extra in (lambda r, p: f"seed {r.get('seed')}",
+                  lambda r, p: osp.dirname(p)):
+        counts = {lab: labels.count(lab) for lab in labels}
+        labels = [f'{lab}, {extra(r, p)}' if counts[lab] > 1 else lab
+                  for lab, r, p in zip(labels, results, paths)]
+    return labels
+
+
+def counter_totals(records: List[dict]) -> Dict[str, int]:
+    """Totals of the adapter counters carried by ``records``."""
+    totals: Dict[str, int] = {}
+    for rec in records:
+        for key, value in rec.items():
+            if key not in RECORD_KEYS and isinstance(value, int):
+                totals[key] = totals.get(key, 0) + value
+    return totals
 
 
 def _mean(values):
@@ -62,22 +94,31 @@ def summarise(res: dict) -> Dict[str, float]:
     row['mean'] = _mean([r['mIoU'] for r in recs])
     if res.get('forgetting'):
         row['source after'] = res['forgetting'][-1]['mIoU']
+    row.update(counter_totals(recs))
     return row
 
 
-def build_table(results: List[dict]) -> List[List[str]]:
-    rows = [(label_of(r), summarise(r)) for r in results]
+def _cell(value) -> str:
+    if value is None:
+        return '-'
+    return str(value) if isinstance(value, int) else f'{value:.1f}'
+
+
+def build_table(results: List[dict],
+                labels: List[str] = None) -> List[List[str]]:
+    labels = labels or [label_of(r) for r in results]
+    rows = [(label, summarise(r)) for label, r in zip(labels, results)]
     columns = list(dict.fromkeys(k for _, row in rows for k in row))
     table = [['run'] + columns]
     for label, row in rows:
-        table.append([label] + [
-            '-' if row.get(c) is None else f'{row[c]:.1f}' for c in columns])
+        table.append([label] + [_cell(row.get(c)) for c in columns])
     return table
 
 
 def to_markdown(table: List[List[str]], title: str) -> str:
     lines = [f'## {title}', '', 'mIoU (%); domain columns average the '
-             'rounds', '', '| ' + ' | '.join(table[0]) + ' |',
+             'rounds; counter columns (skipped_updates, ...) are totals', '',
+             '| ' + ' | '.join(table[0]) + ' |',
              '|' + '---|' * len(table[0])]
     lines += ['| ' + ' | '.join(r) + ' |' for r in table[1:]]
     return '\n'.join(lines) + '\n'
@@ -89,18 +130,20 @@ def main(argv=None):
     parser.add_argument('--out', default=osp.join('work_dirs', 'report'))
     parser.add_argument('--title', default='Continual TTA comparison')
     args = parser.parse_args(argv)
-    results = []
-    for path in find_results(args.runs):
+    results, paths = [], find_results(args.runs)
+    for path in paths:
         with open(path) as f:
             results.append(json.load(f))
-    table = build_table(results)
+    labels = unique_labels(results, paths)
+    table = build_table(results, labels)
     os.makedirs(args.out, exist_ok=True)
     text = to_markdown(table, args.title)
     atomic_write_text(osp.join(args.out, 'comparison.md'), text)
-    with open(osp.join(args.out, 'comparison.csv'), 'w', newline='') as f:
-        csv.writer(f).writerows(table)
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(table)
+    atomic_write_text(osp.join(args.out, 'comparison.csv'), buffer.getvalue())
     plot_stream([], osp.join(args.out, 'comparison.png'), title=args.title,
-                series={label_of(r): r['records'] for r in results})
+                series={lab: r['records'] for lab, r in zip(labels, results)})
     print(text)
     return table
 

@@ -1,14 +1,16 @@
 """Run continual test-time adaptation over a domain stream.
 
     python tools/test_tta.py CONFIG [--checkpoint SRC.pth] [--work-dir DIR]
-        [--cfg-options k=v ...] [--seed 0] [--deterministic] [--resume]
-        [--show-dir DIR] [--unsafe-checkpoint]
+        [--data-root [NAME=]PATH ...] [--cfg-options k=v ...] [--seed 0]
+        [--deterministic] [--resume] [--show-dir DIR] [--unsafe-checkpoint]
+        [--verbose]
 
 Writes ``results.json`` after every (round, domain) and ``summary.md``,
 ``summary.csv``, ``miou.png`` at the end into the work dir
 (default ``work_dirs/<config name>``). Modelled on mmseg's tools/test.py.
 """
 import argparse
+import logging
 import os
 import os.path as osp
 import sys
@@ -30,6 +32,13 @@ def parse_args(argv=None):
     parser.add_argument('--checkpoint', help='source weights (default: the '
                         "config's shipped source_checkpoint)")
     parser.add_argument('--work-dir', help='output folder')
+    parser.add_argument('--data-root', action='append', metavar='[NAME=]PATH',
+                        help="move a data root the config declares (its "
+                        "data_roots), e.g. --data-root acdc=/data/ACDC "
+                        "--data-root cityscapes=/data/cityscapes; a bare "
+                        "PATH for a config with one root (the embedded "
+                        "benchmark); relative roots live in $TTA_SEG_DATA, "
+                        "else <repository>/data")
     parser.add_argument('--seed', type=int, default=None, help='random seed')
     parser.add_argument('--deterministic', action='store_true',
                         help='deterministic algorithms (slower)')
@@ -46,12 +55,15 @@ def parse_args(argv=None):
                         'test_cfg.rounds=1')
     parser.add_argument('--launcher', default='none',
                         choices=['none', 'pytorch', 'slurm', 'mpi'])
+    parser.add_argument('--verbose', action='store_true',
+                        help="also print mmengine's environment and config "
+                        'dump (the config is saved in the work dir anyway)')
     return parser.parse_args(argv)
 
 
 def build_cfg(args) -> Config:
     cfg = load_config(args.config, args.cfg_options, args.launcher,
-                      args.work_dir)
+                      args.work_dir, args.data_root)
     randomness = dict(cfg.get('randomness', {}))
     if args.seed is not None:
         randomness['seed'] = args.seed
@@ -65,12 +77,27 @@ def build_cfg(args) -> Config:
     return compose_model_cfg(cfg, args.checkpoint, args.unsafe_checkpoint)
 
 
+def build_runner(cfg: Config, verbose: bool = False) -> Runner:
+    """The Runner; unless ``verbose``, without mmengine's environment and
+    config dump on the console (the config is still saved in the work
+    dir), and with the run's own INFO lines kept."""
+    if verbose:
+        return Runner.from_cfg(cfg)
+    level = cfg.get('log_level', 'INFO')
+    cfg.log_level = 'WARNING'
+    runner = Runner.from_cfg(cfg)
+    cfg.log_level = level
+    for handler in runner.logger.handlers:
+        handler.setLevel(logging._nameToLevel.get(str(level), level))
+    return runner
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_cfg(args)
     prepare_data(cfg)
     os.makedirs(cfg.work_dir, exist_ok=True)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg, args.verbose)
     return runner.test()
 
 

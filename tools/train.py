@@ -2,7 +2,7 @@
 
     python tools/train.py CONFIG [--work-dir DIR] [--export OUT.pth]
         [--export-dtype float32|float16] [--export-only SUBSTRING]
-        [--cfg-options k=v ...]
+        [--cfg-options k=v ...] [--data-root [NAME=]PATH]
         [--resume] [--amp]
         [--launcher none|pytorch|slurm|mpi]
 
@@ -34,6 +34,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='train a tta_seg model')
     parser.add_argument('config')
     parser.add_argument('--work-dir')
+    parser.add_argument('--data-root', action='append', metavar='[NAME=]PATH',
+                        help='move a data root the config declares')
     parser.add_argument('--export', help='plain state-dict output path')
     parser.add_argument('--export-dtype', default='float32',
                         choices=['float32', 'float16'],
@@ -57,7 +59,7 @@ def parse_args(argv=None):
 
 def build_cfg(args) -> Config:
     cfg = load_config(args.config, args.cfg_options, args.launcher,
-                      args.work_dir)
+                      args.work_dir, args.data_root)
     cfg.resume = args.resume
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'

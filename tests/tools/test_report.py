@@ -11,7 +11,7 @@ sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
 import report  # noqa: E402
 
 
-def write_run(folder, method, values, forgetting=None):
+def write_run(folder, method, values, forgetting=None, **extra):
     folder.mkdir(parents=True)
     domains = ['fog', 'night']
     records = [dict(round=r + 1, domain=d, mIoU=values[r][i], mAcc=0.0,
@@ -19,7 +19,7 @@ def write_run(folder, method, values, forgetting=None):
                for r in range(len(values)) for i, d in enumerate(domains)]
     res = dict(method=method, config=f'configs/x/{method.lower()}_m.py',
                domains=domains, rounds=len(values), records=records,
-               mean_mIoU=0.0)
+               mean_mIoU=0.0, **extra)
     if forgetting is not None:
         res['forgetting'] = [dict(records[0], domain='source', mIoU=v)
                              for v in forgetting]
@@ -47,3 +47,24 @@ def test_table_values_and_plot(tmp_path):
 def test_missing_results_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match='nothing_here'):
         report.main([str(tmp_path / 'nothing_here')])
+
+
+def test_runs_differing_in_overrides_and_counters(tmp_path):
+    lr = 'adapter.optim_wrapper.optimizer.lr'
+    for name, value in (('a', 1e-5), ('b', 1e-4)):
+        write_run(tmp_path / name, 'TENT', [[50.0, 20.0]],
+                  overrides={lr: value}, seed=0)
+    write_run(tmp_path / 'c', 'TENT', [[50.0, 20.0]], overrides={lr: 1e-4},
+              seed=1)
+    res_c = tmp_path / 'c' / 'results.json'
+    data = json.loads(res_c.read_text())
+    data['records'][0]['skipped_updates'] = 2
+    data['records'][1]['skipped_updates'] = 1
+    res_c.write_text(json.dumps(data))
+    table = report.main([str(tmp_path / '*'), '--out', str(tmp_path / 'o')])
+    labels = [row[0] for row in table[1:]]
+    assert labels == [f'TENT (tent_m) [{lr}=1e-05]',
+                      f'TENT (tent_m) [{lr}=0.0001], seed 0',
+                      f'TENT (tent_m) [{lr}=0.0001], seed 1']
+    assert table[0][-1] == 'skipped_updates'
+    assert [row[-1] for row in table[1:]] == ['-', '-', '3']

@@ -55,7 +55,7 @@ def setup(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_main_job_with_user_adapter(setup):
+def test_main_job_with_user_adapter(setup, capsys):
     work = setup / 'work'
     show = setup / 'show'
     test_tta.main([str(setup / 'cfg.py'), '--checkpoint',
@@ -67,6 +67,18 @@ def test_main_job_with_user_adapter(setup):
     assert [r['domain'] for r in res['records']] == ['a', 'b']
     assert (work / 'summary.md').read_text().count('|') > 4
     assert len(list(show.glob('round1_a/*.png'))) == 3
+    # a quiet console: results, not mmengine's config and environment dump
+    out = capsys.readouterr().out
+    assert 'round 1 a: mIoU' in out and 'mean mIoU over 2 records' in out
+    assert 'Config:' not in out and 'GPU number' not in out
+
+
+def test_verbose_prints_the_config(setup, capsys):
+    test_tta.main([str(setup / 'cfg.py'), '--checkpoint',
+                   str(setup / 'source.pth'), '--work-dir',
+                   str(setup / 'work'), '--verbose', '--cfg-options',
+                   'test_cfg.rounds=1'])
+    assert 'Config:' in capsys.readouterr().out
 
 
 def test_unknown_adapter_lists_registered_ones(setup):

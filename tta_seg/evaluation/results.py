@@ -7,36 +7,34 @@ domain), so an interrupted run keeps everything it finished::
      "records": [{"round": int (1-based), "domain": str, "mIoU": float,
                   "mAcc": float, "aAcc": float,
                   "per_class_iou": {class: float}, "num_images": int,
-                  "seconds": float, "skipped_updates": int}],
+                  "seconds": float, "skipped_updates": int, ...}],
      "mean_mIoU": float,
-     "forgetting": [records of the source split, without adapting]}
+     "forgetting": [records of the source split, without adapting],
+     "fingerprint": str, "overrides": {key: value}, "seed": int,
+     "identity": {what defines the run, see tta_seg.utils.run_identity}}
 
 Metrics are percentages. ``mean_mIoU`` averages the records present.
-``skipped_updates`` (non-finite losses) and ``forgetting`` are additions to
-the core schema; ``forgetting`` is present only when the check is enabled.
-Records of adapted domains also carry the increase of each other counter
-of the adapter (``BaseAdapter.counters``, e.g. SAR's ``recoveries``).
-At the end :meth:`ResultsWriter.finalize` writes ``summary.md``,
-``summary.csv`` and ``miou.png``.
+Every record carries the increase, during that record, of each counter of
+the adapter (``BaseAdapter.counters``: ``skipped_updates`` for non-finite
+losses, SAR's ``recoveries``, a user adapter's own). ``forgetting`` is
+present only when the check is enabled. At the end
+:meth:`ResultsWriter.finalize` writes ``summary.md``, ``summary.csv`` and
+``miou.png``. Every file is written atomically (:mod:`tta_seg.utils.io`).
 """
 import csv
+import io
 import json
 import math
 import os
 import os.path as osp
 from typing import Dict, List, Optional
 
+from tta_seg.utils.io import atomic_write, atomic_write_text
+
 RESULTS_FILE = 'results.json'
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` so readers never see a partial file."""
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+#: Record keys that are not counters.
+RECORD_KEYS = ('round', 'domain', 'mIoU', 'mAcc', 'aAcc', 'per_class_iou',
+               'num_images', 'seconds')
 
 
 def _json_float(value: float) -> Optional[float]:
@@ -52,31 +50,37 @@ class ResultsWriter:
         config (str): Config path.
         domains (list[str]): Domain order of one round.
         rounds (int): Number of rounds.
+        extra (dict, optional): More top-level entries (``fingerprint``,
+            ``overrides``, ``seed``, ``identity``).
     """
 
     def __init__(self, work_dir: str, method: str, config: str,
-                 domains: List[str], rounds: int) -> None:
+                 domains: List[str], rounds: int,
+                 extra: Optional[dict] = None) -> None:
         os.makedirs(work_dir, exist_ok=True)
         self.work_dir = work_dir
         self.meta = dict(method=method, config=config, domains=list(domains),
                          rounds=rounds)
+        self.extra = dict(extra or {})
         self.records: List[dict] = []
         self.forgetting: List[dict] = []
 
     @staticmethod
     def make_record(round_idx: int, domain: str, metrics: Dict,
                     num_images: int, seconds: float,
-                    skipped_updates: int = 0) -> dict:
-        """Build one record from a metric dict (see module docstring)."""
-        return dict(
+                    counters: Optional[Dict[str, int]] = None) -> dict:
+        """Build one record from a metric dict and the increases of the
+        adapter's counters (see module docstring)."""
+        record = dict(
             round=round_idx, domain=domain,
             mIoU=_json_float(metrics['mIoU']),
             mAcc=_json_float(metrics['mAcc']),
             aAcc=_json_float(metrics['aAcc']),
             per_class_iou={k: _json_float(v)
                            for k, v in metrics['per_class_iou'].items()},
-            num_images=int(num_images), seconds=round(float(seconds), 3),
-            skipped_updates=int(skipped_updates))
+            num_images=int(num_images), seconds=round(float(seconds), 3))
+        record.update({k: int(v) for k, v in (counters or {}).items()})
+        return record
 
     def add(self, record: dict, forgetting: bool = False) -> None:
         """Append a record and rewrite ``results.json``."""
@@ -92,7 +96,17 @@ class ResultsWriter:
                    mean_mIoU=_json_float(self.mean_miou()))
         if self.forgetting:
             out['forgetting'] = self.forgetting
+        out.update(self.extra)
         return out
+
+    def counter_totals(self) -> Dict[str, int]:
+        """Sum of every counter over the adapted records."""
+        totals: Dict[str, int] = {}
+        for rec in self.records:
+            for key, value in rec.items():
+                if key not in RECORD_KEYS and isinstance(value, int):
+                    totals[key] = totals.get(key, 0) + value
+        return totals
 
     def write(self) -> None:
         atomic_write_text(osp.join(self.work_dir, RESULTS_FILE),
@@ -130,15 +144,32 @@ class ResultsWriter:
             text += '\nsource split without adapting, after each round: ' + \
                 ', '.join(f"round {r['round']}: {_fmt(r['mIoU'])}"
                           for r in self.forgetting) + '\n'
-        return text
+        return text + self._counters_text()
+
+    def _counters_text(self) -> str:
+        """Counter totals, and where a non-zero counter rose."""
+        totals = self.counter_totals()
+        if not totals:
+            return ''
+        parts = []
+        for key, total in totals.items():
+            where = [f"round {r['round']} {r['domain']}: {r[key]}"
+                     for r in self.records if r.get(key)]
+            parts.append(f'{key} {total}' +
+                         (f" ({', '.join(where)})" if where else ''))
+        return '\nadapter counters: ' + '; '.join(parts) + '\n'
+
+    def csv_text(self) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(self.table())
+        return buffer.getvalue()
 
     def finalize(self) -> str:
         """Write summary.md, summary.csv and miou.png; return the markdown."""
         text = self.markdown()
         atomic_write_text(osp.join(self.work_dir, 'summary.md'), text)
-        with open(osp.join(self.work_dir, 'summary.csv'), 'w',
-                  newline='') as f:
-            csv.writer(f).writerows(self.table())
+        atomic_write_text(osp.join(self.work_dir, 'summary.csv'),
+                          self.csv_text())
         plot_stream(self.records, osp.join(self.work_dir, 'miou.png'),
                     title=self.meta['method'])
         return text
@@ -187,5 +218,8 @@ def plot_stream(records: List[dict], path: str, title: str = '',
     else:
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120,
+                                                   format='png'))
+    finally:
+        plt.close(fig)

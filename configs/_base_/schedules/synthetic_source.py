@@ -2,8 +2,9 @@
 # train split), validated on its val split. Images are 512x256; the models
 # work at half resolution (256x128), as the ACDC protocol halves 1920x1080.
 default_scope = 'tta_seg'
-data_root = 'data/synthetic'
-synthetic_benchmark = dict(root=data_root)
+# relative roots live in $TTA_SEG_DATA, else <repository>/data
+data_roots = dict(synthetic='synthetic')
+synthetic_benchmark = dict(root=data_roots['synthetic'])
 crop_size = (128, 256)
 train_pipeline = [
     dict(type='LoadCheckedImage'),
@@ -21,7 +22,7 @@ val_pipeline = [
     dict(type='LoadCheckedAnnotations'),
     dict(type='PackSegInputs')
 ]
-cityscapes = dict(type='CityscapesDataset', data_root=data_root + '/cityscapes')
+cityscapes = dict(type='CityscapesDataset', data_root=data_roots['synthetic'] + '/cityscapes')
 train_dataloader = dict(
     batch_size=8,
     num_workers=2,

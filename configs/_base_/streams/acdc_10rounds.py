@@ -3,9 +3,11 @@
 # no reset, batch 1, no shuffle. Input resized from 1920x1080 to 960x540
 # (keep ratio); predictions scored at 1920x1080 (labels are not resized).
 # Forgetting check on Cityscapes val after each round (off by default:
-# set test_cfg.source=cityscapes_val to enable).
-acdc_root = 'data/acdc'
-cityscapes_root = 'data/cityscapes'
+# enable with --cfg-options test_cfg.check_forgetting=True).
+# Named data roots: relative roots live in the data home ($TTA_SEG_DATA, else
+# <repository>/data). Point them at your copies with
+# --data-root acdc=/path/to/ACDC --data-root cityscapes=/path/to/cityscapes
+data_roots = dict(acdc='acdc', cityscapes='cityscapes')
 test_pipeline = [
     dict(type='LoadCheckedImage'),
     dict(type='Resize', scale=(960, 540), keep_ratio=True),
@@ -13,13 +15,13 @@ test_pipeline = [
     dict(type='PackSegInputs')
 ]
 acdc = dict(
-    type='ACDCDataset', data_root=acdc_root, split='train', max_images=400,
+    type='ACDCDataset', data_root=data_roots['acdc'], split='train', max_images=400,
     pipeline=test_pipeline)
 cityscapes_val = dict(
     name='source',
     dataset=dict(
         type='CityscapesDataset',
-        data_root=cityscapes_root,
+        data_root=data_roots['cityscapes'],
         data_prefix=dict(
             img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
         pipeline=[
@@ -38,4 +40,5 @@ test_cfg = dict(
         dict(name='rain', dataset=dict(acdc, condition='rain')),
         dict(name='snow', dataset=dict(acdc, condition='snow')),
     ],
-    source=None)
+    source=cityscapes_val,
+    check_forgetting=False)

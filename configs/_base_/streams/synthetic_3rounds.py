@@ -2,8 +2,11 @@
 # fog -> night -> rain -> snow (the ACDC layout's train split), 3 rounds, no
 # reset, batch 1. Generated on first use by tools/test_tta.py. Images are
 # 512x256; models see them at 256x128, predictions are scored at 512x256.
-data_root = 'data/synthetic'
-synthetic_benchmark = dict(root=data_root)
+# Named data root: relative roots live in the data home ($TTA_SEG_DATA, else
+# <repository>/data); move it with --data-root PATH (or
+# --cfg-options data_roots.synthetic=PATH).
+data_roots = dict(synthetic='synthetic')
+synthetic_benchmark = dict(root=data_roots['synthetic'])
 test_pipeline = [
     dict(type='LoadCheckedImage'),
     dict(type='Resize', scale=(256, 128), keep_ratio=True),
@@ -13,7 +16,7 @@ test_pipeline = [
 # the first 50 of the 100 generated train images per condition: 600 steps
 # over 3 rounds keep every method's CPU run within minutes
 acdc = dict(
-    type='ACDCDataset', data_root=data_root + '/acdc', split='train',
+    type='ACDCDataset', data_root=data_roots['synthetic'] + '/acdc', split='train',
     max_images=50, pipeline=test_pipeline)
 test_cfg = dict(
     type='ContinualTestLoop',
@@ -29,7 +32,7 @@ test_cfg = dict(
         name='source',
         dataset=dict(
             type='CityscapesDataset',
-            data_root=data_root + '/cityscapes',
+            data_root=data_roots['synthetic'] + '/cityscapes',
             indices=50,  # the first 50 val images keep the check cheap
             data_prefix=dict(
                 img_path='leftImg8bit/val', seg_map_path='gtFine/val'),

@@ -12,17 +12,27 @@ Reset policies: ``'never'`` (continual, the CoTTA protocol), ``'domain'``
 Optional forgetting check: after each round, the held-out ``source`` split
 is evaluated with ``adapter.predict_step`` (no adaptation).
 
+Data are checked before anything adapts: every domain's dataset and the
+source split are built, must be non-empty, and their first image/label
+pair must load (and pass the label checks), so a missing snow folder or
+Cityscapes split fails in seconds, naming the domain, the path and the
+expected layout, not after hours of adaptation.
+
 Resumable: after every finished (round, domain) the adaptation state
 (adapter ``state_dict`` incl. teacher/anchor, optimizer, RNG states, records)
 is saved atomically to ``resume_state.pth``; with ``resume=True`` the loop
 continues after the last finished step, so an interrupted run loses at most
 the domain in progress and the resumed records equal an uninterrupted run.
+The state carries the run's identity (:mod:`tta_seg.utils.run_identity`:
+adapter, model, stream, checkpoints, seed); resuming with a different one
+is refused, naming what differs.
 
 Hooks observe: ``before_test_epoch``/``after_test_epoch(metrics)`` run per
 (round, domain) with ``loop.current`` = ``(round, domain)``, and
 ``before_test_iter``/``after_test_iter`` per batch (outputs carry labels
 and full metainfo again).
 """
+import json
 import os
 import os.path as osp
 import random
@@ -37,15 +47,31 @@ from mmengine.runner import BaseLoop, Runner
 from tqdm import tqdm
 
 from tta_seg.evaluation.results import RESULTS_FILE, ResultsWriter
-from tta_seg.registry import LOOPS
+from tta_seg.registry import DATASETS, LOOPS
+from tta_seg.utils.checkpoint import load_state_file
+from tta_seg.utils.io import atomic_write, clean_stale_tmp
+from tta_seg.utils.run_identity import (fingerprint, identity_diff,
+                                        run_identity)
 
 RESET_POLICIES = ('never', 'domain', 'batch')
 RESUME_FILE = 'resume_state.pth'
 SOURCE_DOMAIN = 'source'
-DATA_HINT = ('See "Data preparation" in the README: the embedded benchmark '
+#: README section that explains the data layouts (tested to exist).
+DATA_SECTION = 'Data preparation'
+DATA_HINT = (f'See "{DATA_SECTION}" in the README: the embedded benchmark '
              'is created by `python tools/make_synthetic.py` (or on first '
              'use by tools/test_tta.py); Cityscapes/ACDC must be downloaded '
-             'by you and unpacked in their official layouts.')
+             'by you and unpacked in their official layouts; point a '
+             'config at them with --data-root NAME=PATH.')
+CITYSCAPES_LAYOUT = ('Expected the Cityscapes layout '
+                     '<data_root>/leftImg8bit/<split>/<city>/'
+                     '*_leftImg8bit.png and <data_root>/gtFine/<split>/'
+                     '<city>/*_gtFine_labelTrainIds.png (made by mmseg\'s '
+                     'tools/dataset_converters/cityscapes.py).')
+
+
+class ResumeMismatchError(RuntimeError):
+    """``--resume`` in a work dir left by a run with another identity."""
 
 
 def rng_state() -> dict:
@@ -77,6 +103,18 @@ def attach_labels(outputs: Sequence, batch: dict) -> Sequence:
     return outputs
 
 
+def _load_first(dataset) -> None:
+    """Read and check the first image and label, naming both on failure."""
+    try:
+        dataset[0]
+    except (OSError, ValueError) as err:
+        info = dataset.get_data_info(0)
+        files = ', '.join(f'{k} {info[k]}' for k in ('img_path',
+                                                      'seg_map_path')
+                          if info.get(k))
+        raise type(err)(f'first sample ({files}): {err}') from err
+
+
 @LOOPS.register_module()
 class ContinualTestLoop(BaseLoop):
     """Run a domain sequence for several rounds with an adapter.
@@ -92,13 +130,16 @@ class ContinualTestLoop(BaseLoop):
         reset (str): ``'never'``, ``'domain'`` or ``'batch'``.
         source (dict, optional): ``dict(name=..., dataset=...)`` held-out
             source split for the forgetting check after each round.
+        check_forgetting (bool): Run the forgetting check when ``source``
+            is given (configs keep the split defined and switch it here).
         resume (bool): Continue from ``resume_state.pth`` in the work dir.
         progress (bool, optional): Progress bars; None = only on a TTY.
     """
 
     def __init__(self, runner: Runner, dataloader: dict, evaluator,
                  domains: List[dict], rounds: int = 1, reset: str = 'never',
-                 source: Optional[dict] = None, resume: bool = False,
+                 source: Optional[dict] = None, check_forgetting: bool = True,
+                 resume: bool = False,
                  progress: Optional[bool] = None) -> None:
         super().__init__(runner, dataloader=[])
         if reset not in RESET_POLICIES:
@@ -115,7 +156,7 @@ class ContinualTestLoop(BaseLoop):
         self.domains = domains
         self.rounds = rounds
         self.reset_policy = reset
-        self.source = source
+        self.source = source if check_forgetting else None
         self.resume = resume
         self.progress = progress
         self.current = None
@@ -130,21 +171,40 @@ class ContinualTestLoop(BaseLoop):
     def _loader(self, domain: dict):
         name = domain['name']
         if name not in self._loaders:
-            cfg = dict(self.dataloader_cfg, dataset=domain['dataset'])
-            try:
-                loader = Runner.build_dataloader(cfg, seed=self.runner.seed)
-            except FileNotFoundError as err:
-                raise FileNotFoundError(
-                    f'domain {name!r}: {err}\n{DATA_HINT}') from err
-            if len(loader.dataset) == 0:
-                root = domain['dataset'].get('data_root', '?')
-                raise FileNotFoundError(
-                    f'domain {name!r}: no image found under {root} '
-                    f"({domain['dataset'].get('data_prefix', '')}).\n"
-                    f'{DATA_HINT}')
-            self._loaders[name] = loader
+            self._loaders[name] = self._build_checked(domain)
         self.dataloader = self._loaders[name]
         return self.dataloader
+
+    def _build_checked(self, domain: dict):
+        """Build a domain's loader; it must hold images and its first
+        image/label pair must load."""
+        name, dataset = domain['name'], domain['dataset']
+        layout = CITYSCAPES_LAYOUT if 'Cityscapes' in str(
+            dataset.get('type')) else ''
+        where = f"{dataset.get('data_root', '?')} " \
+            f"({dataset.get('data_prefix', '')})"
+        try:
+            built = DATASETS.build(dict(dataset, lazy_init=True))
+            # listed before the full init, which fails on an empty list
+            # with an anonymous numpy error
+            if not built.load_data_list():
+                raise FileNotFoundError(f'no image found under {where}')
+            built.full_init()
+            _load_first(built)
+            loader = Runner.build_dataloader(
+                dict(self.dataloader_cfg, dataset=built),
+                seed=self.runner.seed)
+        except (OSError, ValueError) as err:
+            text = f'domain {name!r} ({where}): {err}\n{layout} {DATA_HINT}'
+            kind = FileNotFoundError if isinstance(err, OSError) else \
+                ValueError
+            raise kind(text.replace('\n ', '\n')) from err
+        return loader
+
+    def check_data(self) -> None:
+        """Build and check every domain and the source split up front."""
+        for domain in self.domains + ([self.source] if self.source else []):
+            self._loader(domain)
 
     def _metric(self):
         return self.evaluator.metrics[0]
@@ -152,11 +212,18 @@ class ContinualTestLoop(BaseLoop):
     # --------------------------------------------------------------- run --
     def run(self) -> dict:
         adapter = self.adapter
+        clean_stale_tmp(self.runner.work_dir)
+        self.identity = run_identity(self.runner.cfg)
+        self.check_data()
         adapter.prepare()
+        cfg = self.runner.cfg
         writer = ResultsWriter(
             self.runner.work_dir, type(adapter).__name__,
-            getattr(self.runner.cfg, 'filename', None) or '',
-            [d['name'] for d in self.domains], self.rounds)
+            getattr(cfg, 'filename', None) or '',
+            [d['name'] for d in self.domains], self.rounds,
+            extra=dict(fingerprint=fingerprint(self.identity),
+                       overrides=dict(cfg.get('overrides') or {}),
+                       seed=self.runner.seed, identity=self.identity))
         done = self._load_resume(adapter, writer) if self.resume else set()
         if not done:
             self._backup_old_results()
@@ -210,15 +277,11 @@ class ContinualTestLoop(BaseLoop):
         print_log(f'round {rnd} {name}: mIoU {metrics["mIoU"]:.2f} '
                   f'({len(loader.dataset)} images, {seconds:.1f} s)',
                   logger='current')
-        increase = {key: int(value - counters.get(key, 0))
+        increase = {key: value - counters.get(key, 0)
                     for key, value in adapter.counters.items()}
-        record = ResultsWriter.make_record(
-            rnd, name, metrics, len(loader.dataset), seconds,
-            increase.pop('skipped_updates', 0))
-        if adapt:  # the adapter's own counters, e.g. SAR's recoveries
-            for key, value in increase.items():
-                record.setdefault(key, value)
-        return record
+        return ResultsWriter.make_record(rnd, name, metrics,
+                                         len(loader.dataset), seconds,
+                                         increase)
 
     # ------------------------------------------------------------ resume --
     def _resume_path(self) -> str:
@@ -242,10 +305,9 @@ class ContinualTestLoop(BaseLoop):
                      counters=dict(adapter.counters),
                      rng=rng_state(), records=writer.records,
                      forgetting=writer.forgetting,
-                     done=sorted([list(d) for d in done]))
-        tmp = self._resume_path() + '.tmp'
-        torch.save(state, tmp)
-        os.replace(tmp, self._resume_path())
+                     done=sorted([list(d) for d in done]),
+                     identity=json.dumps(self.identity, sort_keys=True))
+        atomic_write(self._resume_path(), lambda tmp: torch.save(state, tmp))
 
     def _load_resume(self, adapter, writer: ResultsWriter) -> set:
         path = self._resume_path()
@@ -253,16 +315,12 @@ class ContinualTestLoop(BaseLoop):
             print_log(f'--resume: no {path}, starting from the beginning',
                       logger='current')
             return set()
-        state = torch.load(path, map_location='cpu', weights_only=True)
+        state = load_state_file(path, what='resume state')
+        self._check_identity(path, state)
         adapter.load_state_dict(state['adapter'])
         if adapter.optim_wrapper is not None and state['optimizer']:
             adapter.optim_wrapper.load_state_dict(state['optimizer'])
-        counters = state.get('counters')
-        if counters is None:  # resume files written before the counters
-            counters = dict(skipped_updates=state['skipped_updates'])
-            if state.get('num_recoveries') is not None:
-                counters['recoveries'] = state['num_recoveries']
-        adapter.counters.update(counters)
+        adapter.counters.update(state['counters'])
         set_rng_state(state['rng'])
         writer.load_state(state)
         writer.write()
@@ -270,3 +328,20 @@ class ContinualTestLoop(BaseLoop):
         print_log(f'resumed from {path}: {len(done)} (round, domain) steps '
                   'already done', logger='current')
         return done
+
+    def _check_identity(self, path: str, state: dict) -> None:
+        """Refuse a resume state written by a run with another identity."""
+        if 'identity' not in state:
+            raise ResumeMismatchError(
+                f'{path} was written by an older tta_seg that did not '
+                'record what defines its run, so resuming it could mix two '
+                'runs: start again without --resume (the earlier '
+                f'{RESULTS_FILE} is kept) or use another --work-dir.')
+        old = json.loads(state['identity'])
+        if old != self.identity:
+            raise ResumeMismatchError(
+                f'--resume: {path} belongs to another run; it differs in\n  '
+                + '\n  '.join(identity_diff(old, self.identity)) +
+                '\nResume with the same config, checkpoint, overrides and '
+                'seed, or start anew in another --work-dir (or here without '
+                f'--resume: the earlier {RESULTS_FILE} is kept).')

@@ -1,0 +1,91 @@
+"""Overrides that would do nothing are errors; data roots are named,
+movable and independent of the working directory."""
+import os.path as osp
+
+import pytest
+
+from tta_seg.apis.config import DATA_ENV, REPO_ROOT, load_config
+
+SYNTH = osp.join(REPO_ROOT, 'configs/tent/tent-original_deeplabv3plus-r18_'
+                 'synthetic.py')
+ACDC = osp.join(REPO_ROOT, 'configs/tent/tent_segformer-b5_cityscapes-to-'
+                'acdc.py')
+
+
+def dataset_roots(cfg):
+    loop = cfg.test_cfg
+    roots = [d.dataset.data_root for d in loop.domains]
+    return roots + [loop.source.dataset.data_root]
+
+
+@pytest.mark.parametrize('key, expected', [
+    ('adpter.type', "did you mean 'adapter.type'"),
+    ('foo.bar', "the config has no 'foo'"),
+])
+def test_unknown_top_level_keys_are_errors(key, expected):
+    with pytest.raises(KeyError, match=expected):
+        load_config(SYNTH, {key: 'TENT'})
+
+
+def test_consumed_variable_names_where_its_value_went():
+    with pytest.raises(KeyError) as err:
+        load_config(SYNTH, {'acdc.max_images': 5})
+    text = str(err.value)
+    assert 'already used when the file was parsed' in text
+    assert 'test_cfg.domains.0.dataset.max_images' in text
+
+
+@pytest.mark.parametrize('path, key', [(SYNTH, 'data_root'),
+                                       (ACDC, 'acdc_root')])
+def test_old_root_variables_point_to_data_root(path, key):
+    with pytest.raises(KeyError, match='--data-root'):
+        load_config(path, {key: '/elsewhere'})
+
+
+def test_live_overrides_still_apply():
+    cfg = load_config(SYNTH, {'test_cfg.rounds': 1,
+                              'adapter.optim_wrapper.optimizer.lr': 1e-5,
+                              'test_cfg.domains.0.dataset.max_images': 5})
+    assert cfg.test_cfg.rounds == 1
+    assert cfg.adapter.optim_wrapper.optimizer.lr == 1e-5
+    assert cfg.test_cfg.domains[0].dataset.max_images == 5
+    assert cfg.overrides['test_cfg.rounds'] == 1
+
+
+def test_embedded_root_does_not_depend_on_the_cwd(tmp_path, monkeypatch):
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(SYNTH)
+    root = osp.join(REPO_ROOT, 'data', 'synthetic')
+    assert cfg.synthetic_benchmark.root == root
+    assert dataset_roots(cfg) == [osp.join(root, 'acdc')] * 4 + [
+        osp.join(root, 'cityscapes')]
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / 'store'))
+    moved = load_config(SYNTH)
+    assert moved.synthetic_benchmark.root == str(tmp_path / 'store' /
+                                                 'synthetic')
+
+
+def test_data_root_moves_every_dataset(tmp_path):
+    cfg = load_config(SYNTH, data_roots=[str(tmp_path)])
+    assert cfg.synthetic_benchmark.root == str(tmp_path)
+    assert dataset_roots(cfg)[0] == str(tmp_path / 'acdc')
+    assert dataset_roots(cfg)[-1] == str(tmp_path / 'cityscapes')
+    same = load_config(SYNTH, {'data_roots.synthetic': str(tmp_path)})
+    assert dataset_roots(same) == dataset_roots(cfg)
+
+
+def test_named_data_roots_on_the_real_protocol(tmp_path):
+    cfg = load_config(ACDC, data_roots=[f'acdc={tmp_path}/A',
+                                        f'cityscapes={tmp_path}/C'])
+    assert dataset_roots(cfg) == [f'{tmp_path}/A'] * 4 + [f'{tmp_path}/C']
+    with pytest.raises(ValueError, match='name one'):
+        load_config(ACDC, data_roots=[str(tmp_path)])
+    with pytest.raises(KeyError, match='unknown root'):
+        load_config(ACDC, data_roots=[f'acdcc={tmp_path}'])
+
+
+def test_forgetting_check_switch_is_a_live_key():
+    cfg = load_config(ACDC, {'test_cfg.check_forgetting': True})
+    assert cfg.test_cfg.check_forgetting is True
+    assert cfg.test_cfg.source.dataset.type == 'CityscapesDataset'

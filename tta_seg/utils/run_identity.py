@@ -1,0 +1,110 @@
+"""What defines a continual TTA run, so that ``--resume`` never mixes runs.
+
+:func:`run_identity` reduces a resolved config to the parts that decide the
+numbers a run reports: the adapter with its segmentor and hyper-parameters
+(``model``), the stream (``test_cfg``: domains, datasets, rounds, reset,
+source split), batching and sampling, the metric, the seed, and the content
+(SHA-256) of every checkpoint file the adapter loads. Bookkeeping that does
+not change results is left out (work dir, resume flag, progress bars,
+observer hooks, worker counts, the unsafe-unpickling opt-in).
+
+The identity and its :func:`fingerprint` are stored in ``resume_state.pth``
+and ``results.json``; :func:`identity_diff` names what differs.
+"""
+import hashlib
+import json
+import os
+import os.path as osp
+from typing import Dict, List, Tuple
+
+#: Top-level config keys that define a run.
+IDENTITY_KEYS = ('model', 'test_cfg', 'test_dataloader', 'test_evaluator',
+                 'randomness')
+#: Sub-keys of those that do not change results.
+IGNORED = {
+    'test_cfg': ('resume', 'progress'),
+    'test_dataloader': ('num_workers', 'persistent_workers', 'pin_memory',
+                        'prefetch_factor'),
+    'model': ('allow_unsafe_checkpoint', ),
+}
+_HASHES: Dict[Tuple[str, int, float], str] = {}
+
+
+def _plain(obj):
+    """Nested dicts/lists of JSON types (tuples become lists, others str)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    return str(obj)
+
+
+def file_sha256(path: str) -> str:
+    """SHA-256 of a file (cached per path, size and modification time)."""
+    stat = os.stat(path)
+    key = (osp.abspath(path), stat.st_size, stat.st_mtime)
+    if key not in _HASHES:
+        digest = hashlib.sha256()
+        with open(path, 'rb') as f:
+            for chunk in iter(lambda: f.read(1 << 20), b''):
+                digest.update(chunk)
+        _HASHES[key] = digest.hexdigest()
+    return _HASHES[key]
+
+
+def run_identity(cfg) -> dict:
+    """The parts of a resolved config that define a run's results.
+
+    Args:
+        cfg (Config | dict): The config the Runner was built from
+            (``model`` = the composed adapter).
+
+    Returns:
+        dict: JSON-serialisable; checkpoint paths of the adapter get a
+        ``<key>_sha256`` beside them.
+    """
+    out = {}
+    for key in IDENTITY_KEYS:
+        value = _plain(cfg.get(key))
+        if isinstance(value, dict):
+            for ignored in IGNORED.get(key, ()):
+                value.pop(ignored, None)
+        out[key] = value
+    model = out.get('model') or {}
+    for key, value in list(model.items()):
+        if key.endswith('checkpoint') and isinstance(value, str) and \
+                osp.isfile(value):
+            model[f'{key}_sha256'] = file_sha256(value)
+    return out
+
+
+def fingerprint(identity: dict) -> str:
+    """Short stable hash of an identity."""
+    text = json.dumps(identity, sort_keys=True, separators=(',', ':'))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _flatten(obj, prefix: str = '') -> Dict[str, object]:
+    if isinstance(obj, dict) and obj:
+        out = {}
+        for key, value in obj.items():
+            out.update(_flatten(value, f'{prefix}.{key}' if prefix else key))
+        return out
+    if isinstance(obj, list) and obj:
+        out = {}
+        for idx, value in enumerate(obj):
+            out.update(_flatten(value, f'{prefix}.{idx}'))
+        return out
+    return {prefix: obj}
+
+
+def identity_diff(old: dict, new: dict, limit: int = 8) -> List[str]:
+    """``'key: old -> new'`` lines for the leaves that differ."""
+    a, b = _flatten(old), _flatten(new)
+    lines = [f'{k}: {a.get(k, "(absent)")!r} -> {b.get(k, "(absent)")!r}'
+             for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    if len(lines) > limit:
+        lines = lines[:limit] + [f'... and {len(lines) - limit} more']
+    return lines
