@@ -364,12 +364,6 @@ class Canvas:
         self.paint(box, mask, depth.astype(np.float32), colour, label,
                    texture, pattern, shade)
 
-    def is_front_facing(self, centre: np.ndarray,
-                        outward: np.ndarray) -> bool:
-        """Whether a face with this outward normal is seen from the camera."""
-        eye = np.array([0.0, self.camera.height_m, 0.0])
-        return float(outward @ (centre - eye)) < 0.0
-
     def pixel_scale(self, depth: float) -> float:
         """Pixels per metre for a billboard at forward depth ``depth``."""
         return self.camera.focal / depth
