@@ -7,5 +7,5 @@ _base_ = [
 # SAR (Niu et al., ICLR 2023) on Cityscapes -> ACDC with DeepLabV3+ R50
 # (BN backbone): the hyper-parameters of the embedded-benchmark R18 config
 # (margin 0.4 ln C, SAM rho 0.05, SGD lr 2.5e-4 momentum 0.9, loss EMA 0.9,
-# reset_constant 0.02 nats, source BN statistics; see
+# recovery below 0.2 nats, test-batch BN statistics; see
 # tta_seg/adapters/sar.py). Not tuned on ACDC.

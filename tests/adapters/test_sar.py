@@ -8,10 +8,9 @@ import torch
 import tta_seg.adapters.sar  # noqa: F401  (registers SAR and SAM)
 from tests.tiny import NUM_CLASSES, make_batch, tiny_segmentor_cfg
 from tta_seg.adapters.sar import SAR, is_excluded
-from tta_seg.models.losses import reliable_entropy
-from tta_seg.optim import SAM
-from tta_seg.models.losses import entropy_map
+from tta_seg.models.losses import entropy_map, reliable_entropy
 from tta_seg.models.norm import MixStatBN
+from tta_seg.optim import SAM
 from tta_seg.registry import MODELS, OPTIMIZERS
 
 LR, MOMENTUM, RHO = 0.1, 0.9, 0.05
@@ -147,7 +146,7 @@ def test_trainable_norm_params_exclude_top_layers(kind, top):
 
 
 def test_norm_stats_variants_and_optimizer_check():
-    source, batch = build(), build(norm_stats='batch')
+    source, batch = build(norm_stats='source'), build()  # 'batch': default
     source.prepare()
     batch.prepare()
     assert not any(isinstance(m, MixStatBN) for m in source.modules())
@@ -232,6 +231,29 @@ def test_recovery_triggers_exactly_when_the_ema_falls_below(monkeypatch):
     sar.forward_and_adapt(None, [])
     assert sar.num_recoveries == 1
     for key, value in sar.state_dict().items():  # source, EMA restarted
+        assert torch.equal(value, source[key]), key
+    assert sar.ema_count.item() == 0
+
+
+def test_a_collapsing_model_is_reset_to_the_source():
+    # every norm layer trainable, lr 10: entropy minimisation collapses the
+    # tiny segmentor to one class at near-zero entropy within ~10 steps; the
+    # EMA falls below 0.2 at step 23 (below the former 0.02 at step 45)
+    torch.manual_seed(0)
+    sar = build(margin_factor=1.0, excluded_prefixes=(), optim_wrapper=dict(
+        optimizer=dict(type='SAM', rho=RHO, base_optimizer=dict(
+            type='SGD', lr=10.0, momentum=MOMENTUM))))
+    sar.prepare()
+    source = weights(sar)
+    for step in range(30):
+        out = sar.test_step(make_batch(seed=step))
+        if sar.num_recoveries:
+            break
+    assert sar.num_recoveries == 1
+    logits = torch.stack([o.seg_logits.data for o in out])
+    assert logits.argmax(1).unique().numel() == 1  # collapsed ...
+    assert entropy_map(logits).mean() < 0.01  # ... and sure of it
+    for key, value in sar.state_dict().items():  # back at the source
         assert torch.equal(value, source[key]), key
     assert sar.ema_count.item() == 0
 
