@@ -27,7 +27,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from tta_seg.evaluation.results import (RECORD_KEYS,  # noqa: E402
                                         RESULTS_FILE, plot_stream)
-from tta_seg.utils.io import atomic_write_text  # noqa: E402
+from tta_seg.utils.io import (atomic_write_text,  # noqa: E402
+                             clean_stale_tmp)
 
 
 def find_results(patterns: List[str]) -> List[str]:
@@ -137,6 +138,7 @@ def main(argv=None):
     labels = unique_labels(results, paths)
     table = build_table(results, labels)
     os.makedirs(args.out, exist_ok=True)
+    clean_stale_tmp(args.out)
     text = to_markdown(table, args.title)
     atomic_write_text(osp.join(args.out, 'comparison.md'), text)
     buffer = io.StringIO()

@@ -14,6 +14,14 @@ import logging
 import os
 import os.path as osp
 import sys
+import warnings
+
+if '--verbose' not in sys.argv:
+    # known, harmless notices of the pinned stack (mmengine's pkg_resources
+    # import, mmseg's loss builder); --verbose shows them
+    for text in ('pkg_resources is deprecated', '``build_loss`` would be',
+                 'Default ``avg_non_ignore`` is False'):
+        warnings.filterwarnings('ignore', message=text)
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -98,6 +106,10 @@ def main(argv=None):
     prepare_data(cfg)
     os.makedirs(cfg.work_dir, exist_ok=True)
     runner = build_runner(cfg, args.verbose)
+    model = cfg.model
+    runner.logger.info(
+        f"{model['type']} on {osp.basename(args.config)}: source weights "
+        f"{model.get('source_checkpoint')}, work dir {cfg.work_dir}")
     return runner.test()
 
 

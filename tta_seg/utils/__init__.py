@@ -1,5 +1,6 @@
-from .checkpoint import (UnsafeCheckpointError, load_checkpoint_file,
-                         load_source_weights)
+from .checkpoint import (CheckpointError, UnsafeCheckpointError,
+                         load_checkpoint_file, load_source_weights,
+                         load_state_file)
 
-__all__ = ['UnsafeCheckpointError', 'load_checkpoint_file',
-           'load_source_weights']
+__all__ = ['CheckpointError', 'UnsafeCheckpointError', 'load_checkpoint_file',
+           'load_source_weights', 'load_state_file']
