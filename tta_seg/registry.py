@@ -49,7 +49,7 @@ TRANSFORMS = Registry(
 METRICS = Registry(
     'metric', parent=MMSEG_METRICS, locations=['tta_seg.evaluation'])
 OPTIMIZERS = Registry(
-    'optimizer', parent=MMSEG_OPTIMIZERS, locations=['tta_seg.engine'])
+    'optimizer', parent=MMSEG_OPTIMIZERS, locations=['tta_seg.optim'])
 OPTIM_WRAPPERS = Registry(
     'optim_wrapper', parent=MMSEG_OPTIM_WRAPPERS,
     locations=['tta_seg.engine'])

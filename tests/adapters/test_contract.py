@@ -146,3 +146,19 @@ def test_adapter_never_receives_labels_or_paths(path, adapter_cfg,
     for meta in seen:
         assert not any('path' in k for k in meta)
         assert 'gt_sem_seg' not in meta
+
+
+def test_a_segmentor_without_inference_is_refused_at_build():
+    """``inference`` is EncoderDecoder's, not BaseSegmentor's: an adapter
+    built on a segmentor without it says so at once."""
+    from tests.tiny import TinyPlainSegmentor, tiny_segmentor_cfg
+
+    class NoInference(TinyPlainSegmentor):
+        inference = None
+
+    cfg = tiny_segmentor_cfg('plain')
+    seg = NoInference(data_preprocessor=cfg['data_preprocessor'])
+    with pytest.raises(TypeError, match='TENT needs a segmentor with '
+                       'inference: NoInference lacks it'):
+        MODELS.build(dict(type='TENT', segmentor=seg, optim_wrapper=dict(
+            optimizer=dict(type='Adam', lr=1e-3))))

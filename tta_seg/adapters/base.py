@@ -62,6 +62,24 @@ def strip_labels(data_samples: Optional[List[SegDataSample]]
     ]
 
 
+#: What every adapter calls on its segmentor: mmseg's ``BaseSegmentor``
+#: API plus ``inference`` (logits of a batch, as ``EncoderDecoder`` has).
+SEGMENTOR_API = ('data_preprocessor', 'inference', 'postprocess_result')
+
+
+def check_segmentor_api(segmentor: nn.Module, adapter: str) -> None:
+    """Refuse, when the adapter is built, a segmentor it cannot drive."""
+    missing = [name for name in SEGMENTOR_API
+               if not callable(getattr(segmentor, name, None))]
+    if missing:
+        raise TypeError(
+            f'{adapter} needs a segmentor with {", ".join(missing)}: '
+            f'{type(segmentor).__name__} lacks it. Adapters call '
+            '`inference(inputs, batch_img_metas)` -> logits (N, C, H, W) '
+            "as mmseg's EncoderDecoder defines it, and mmseg's "
+            '`data_preprocessor` and `postprocess_result`.')
+
+
 class BaseAdapter(BaseModel):
     """Base class of test-time adaptation methods.
 
@@ -89,6 +107,7 @@ class BaseAdapter(BaseModel):
         # ConfigDict: mmseg reads nested configs by attribute (test_cfg.mode)
         self.segmentor = MODELS.build(ConfigDict(segmentor)) if isinstance(
             segmentor, dict) else segmentor
+        check_segmentor_api(self.segmentor, type(self).__name__)
         if source_checkpoint:
             load_source_weights(self.segmentor, source_checkpoint,
                                 allow_unsafe_checkpoint)
