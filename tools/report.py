@@ -6,12 +6,15 @@ Each argument is a work dir holding ``results.json``, the file itself, or a
 glob of either. Writes ``comparison.md``, ``comparison.csv`` and
 ``comparison.png`` (mIoU along the stream, one line per run) into ``--out``
 (default ``work_dirs/report``) and prints the Markdown table.
-Rows: runs (labelled ``method (config stem)``, plus their ``--cfg-options``
-overrides and, if labels still collide, seed and work dir); columns: each
+Rows: runs (labelled ``method (config stem)``, plus their stream protocol
+when it is not the fixed order with every frame adapted, their
+``--cfg-options`` overrides and, if labels still collide, seed and work
+dir); columns: each
 domain's mIoU averaged over rounds, then round-1 and last-round means, the
 mean over all records, where present the mIoU on the source split after
 the last round (forgetting check), and the totals of the adapter's counters
-(``skipped_updates``: non-finite losses; SAR's ``recoveries``; ...).
+(``skipped_updates``: non-finite losses; SAR's ``recoveries``; ...) and,
+for time-budgeted runs, the share of frames adapted on.
 """
 import argparse
 import csv
@@ -48,11 +51,22 @@ def label_of(res: dict) -> str:
     """``method (config stem) [overrides]``."""
     stem = osp.splitext(osp.basename(res.get('config') or ''))[0]
     label = f"{res['method']} ({stem})" if stem else res['method']
+    label += ''.join(f' [{tag}]' for tag in stream_tags(res))
     overrides = res.get('overrides') or {}
     if overrides:
         label += ' [' + ' '.join(f'{k}={v}' for k, v in
                                  sorted(overrides.items())) + ']'
     return label
+
+
+def stream_tags(res: dict) -> List[str]:
+    """How the run's stream differs from the fixed, every-frame one."""
+    stream, tags = res.get('stream') or {}, []
+    if stream.get('order', 'fixed') != 'fixed':
+        tags.append(f"{stream['order']} order")
+    if stream.get('protocol') == 'time budget':
+        tags.append(f"time budget x{stream.get('relative_cost')}")
+    return tags
 
 
 def unique_labels(results: List[dict], paths: List[str]) -> List[str]:
@@ -95,6 +109,10 @@ def summarise(res: dict) -> Dict[str, float]:
     row['mean'] = _mean([r['mIoU'] for r in recs])
     if res.get('forgetting'):
         row['source after'] = res['forgetting'][-1]['mIoU']
+    frames = sum(r.get('frames', 0) for r in recs)
+    if frames:
+        row['adapted %'] = 100.0 * sum(r.get('adapted_frames', 0)
+                                       for r in recs) / frames
     row.update(counter_totals(recs))
     return row
 

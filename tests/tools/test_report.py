@@ -68,3 +68,20 @@ def test_runs_differing_in_overrides_and_counters(tmp_path):
                       f'TENT (tent_m) [{lr}=0.0001], seed 1']
     assert table[0][-1] == 'skipped_updates'
     assert [row[-1] for row in table[1:]] == ['-', '-', '3']
+
+
+def test_stream_protocols_are_labelled_and_adapted_share_shown(tmp_path):
+    write_run(tmp_path / 'a', 'TENT', [[50.0, 20.0]])
+    write_run(tmp_path / 'b', 'TENT', [[40.0, 10.0]], stream=dict(
+        order='random', orders=[['night', 'fog']], protocol='time budget',
+        relative_cost=2.6, adapt_every=3))
+    res_b = tmp_path / 'b' / 'results.json'
+    data = json.loads(res_b.read_text())
+    for rec, adapted in zip(data['records'], (1, 0)):
+        rec.update(frames=2, adapted_frames=adapted)
+    res_b.write_text(json.dumps(data))
+    table = report.main([str(tmp_path / '*'), '--out', str(tmp_path / 'o')])
+    assert [row[0] for row in table[1:]] == [
+        'TENT (tent_m)', 'TENT (tent_m) [random order] [time budget x2.6]']
+    col = table[0].index('adapted %')
+    assert [row[col] for row in table[1:]] == ['-', '25.0']

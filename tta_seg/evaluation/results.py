@@ -34,7 +34,8 @@ from tta_seg.utils.io import atomic_write, atomic_write_text
 RESULTS_FILE = 'results.json'
 #: Record keys that are not counters.
 RECORD_KEYS = ('round', 'domain', 'mIoU', 'mAcc', 'aAcc', 'per_class_iou',
-               'num_images', 'seconds')
+               'num_images', 'seconds', 'position', 'frames',
+               'adapted_frames')
 
 
 def _json_float(value: float) -> Optional[float]:
@@ -144,7 +145,23 @@ class ResultsWriter:
             text += '\nsource split without adapting, after each round: ' + \
                 ', '.join(f"round {r['round']}: {_fmt(r['mIoU'])}"
                           for r in self.forgetting) + '\n'
-        return text + self._counters_text()
+        return text + self._stream_text() + self._counters_text()
+
+    def _stream_text(self) -> str:
+        """Orders other than the fixed one, and the time budget's effect."""
+        stream, text = self.extra.get('stream') or {}, ''
+        if stream.get('order', 'fixed') != 'fixed':
+            text += '\ndomain order: ' + '; '.join(
+                f"round {i}: {' > '.join(o)}"
+                for i, o in enumerate(stream['orders'], 1)) + '\n'
+        frames = sum(r.get('frames', 0) for r in self.records)
+        if frames:
+            adapted = sum(r.get('adapted_frames', 0) for r in self.records)
+            text += (f"\ntime budget: relative cost "
+                     f"{stream.get('relative_cost')}, adapted on every "
+                     f"{stream.get('adapt_every')}th frame: {adapted} of "
+                     f'{frames} frames ({100 * adapted / frames:.1f} %)\n')
+        return text
 
     def _counters_text(self) -> str:
         """Counter totals, and where a non-zero counter rose."""

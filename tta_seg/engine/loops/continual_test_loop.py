@@ -9,6 +9,13 @@ does *not* run batches under ``no_grad``: the adapter decides.
 
 Reset policies: ``'never'`` (continual, the CoTTA protocol), ``'domain'``
 (reset to source before each domain) and ``'batch'`` (episodic).
+Domain orders (``order``: ``'fixed'``, ``'random'`` per round from the
+seed, or explicit per-round lists) and the time-budgeted online protocol
+(``time_budget``: a method costing k Source forwards adapts on every
+ceil(k)-th frame, the others are predicted without adapting) are in
+:mod:`.stream`; ``results.json`` records the orders used and the stream's
+description, and each record its position in the round (and, under a
+time budget, its frames and adapted frames).
 Optional forgetting check: after each round, the held-out ``source`` split
 is evaluated with ``adapter.predict_step`` (no adaptation).
 
@@ -46,12 +53,14 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop, Runner
 from tqdm import tqdm
 
+from tta_seg.adapters.base import strip_labels
 from tta_seg.evaluation.results import RESULTS_FILE, ResultsWriter
 from tta_seg.registry import DATASETS, LOOPS
 from tta_seg.utils.checkpoint import load_state_file
 from tta_seg.utils.io import atomic_write, clean_stale_tmp
 from tta_seg.utils.run_identity import (fingerprint, identity_diff,
                                         run_identity)
+from .stream import Order, TimeBudget, round_orders, timed
 
 RESET_POLICIES = ('never', 'domain', 'batch')
 RESUME_FILE = 'resume_state.pth'
@@ -132,6 +141,11 @@ class ContinualTestLoop(BaseLoop):
             source split for the forgetting check after each round.
         check_forgetting (bool): Run the forgetting check when ``source``
             is given (configs keep the split defined and switch it here).
+        order (str | list[list[str]]): ``'fixed'``, ``'random'`` or
+            explicit per-round domain orders (:func:`.stream.round_orders`).
+        time_budget (dict, optional): ``dict(relative_cost=k | 'measure',
+            measure_frames=5)``: the online protocol of
+            :class:`.stream.TimeBudget`; None = every frame is adapted.
         resume (bool): Continue from ``resume_state.pth`` in the work dir.
         progress (bool, optional): Progress bars; None = only on a TTY.
     """
@@ -139,6 +153,7 @@ class ContinualTestLoop(BaseLoop):
     def __init__(self, runner: Runner, dataloader: dict, evaluator,
                  domains: List[dict], rounds: int = 1, reset: str = 'never',
                  source: Optional[dict] = None, check_forgetting: bool = True,
+                 order: Order = 'fixed', time_budget: Optional[dict] = None,
                  resume: bool = False,
                  progress: Optional[bool] = None) -> None:
         super().__init__(runner, dataloader=[])
@@ -157,6 +172,11 @@ class ContinualTestLoop(BaseLoop):
         self.rounds = rounds
         self.reset_policy = reset
         self.source = source if check_forgetting else None
+        self.orders = round_orders(names, rounds, order, runner.seed)
+        self.order = order if isinstance(order, str) else 'explicit'
+        self.budget = TimeBudget(**dict(
+            time_budget, config=getattr(runner.cfg, 'filename', None))) \
+            if time_budget else None
         self.resume = resume
         self.progress = progress
         self.current = None
@@ -223,20 +243,24 @@ class ContinualTestLoop(BaseLoop):
             [d['name'] for d in self.domains], self.rounds,
             extra=dict(fingerprint=fingerprint(self.identity),
                        overrides=dict(cfg.get('overrides') or {}),
-                       seed=self.runner.seed, identity=self.identity))
+                       seed=self.runner.seed, stream=self.stream_info(),
+                       identity=self.identity))
         done = self._load_resume(adapter, writer) if self.resume else set()
         if not done:
             self._backup_old_results()
         self.runner.call_hook('before_test')
+        by_name = {d['name']: d for d in self.domains}
         for rnd in range(1, self.rounds + 1):
-            for domain in self.domains:
-                if (rnd, domain['name']) in done:
+            for position, name in enumerate(self.orders[rnd - 1], 1):
+                if (rnd, name) in done:
                     continue
                 if self.reset_policy == 'domain':
                     adapter.reset()
-                writer.add(self.run_domain(rnd, domain, adapt=True))
-                done.add((rnd, domain['name']))
+                record = self.run_domain(rnd, by_name[name], adapt=True)
+                writer.add(dict(record, position=position))
+                done.add((rnd, name))
                 self._save_resume(adapter, writer, done)
+                writer.extra['stream'] = self.stream_info()
             if self.source and (rnd, SOURCE_DOMAIN) not in done:
                 record = self.run_domain(rnd, self.source, adapt=False)
                 writer.add(record, forgetting=True)
@@ -247,6 +271,16 @@ class ContinualTestLoop(BaseLoop):
         self.runner.call_hook('after_test')
         return dict(mean_mIoU=writer.mean_miou())
 
+    def stream_info(self) -> dict:
+        """What defines the stream, for results.json and reports."""
+        info = dict(order=self.order, orders=self.orders,
+                    reset=self.reset_policy, protocol='every frame')
+        if self.budget is not None:
+            info.update(protocol='time budget',
+                        relative_cost=self.budget.relative_cost,
+                        adapt_every=self.budget.k)
+        return info
+
     def run_domain(self, rnd: int, domain: dict, adapt: bool) -> dict:
         """Run one (round, domain); return its results record."""
         name = domain['name'] if adapt else SOURCE_DOMAIN
@@ -255,6 +289,7 @@ class ContinualTestLoop(BaseLoop):
         self.current = (rnd, name)
         adapter, metric = self.adapter, self._metric()
         counters, start = dict(adapter.counters), time.perf_counter()
+        adapted = 0
         self.runner.call_hook('before_test_epoch')
         bar = tqdm(loader, desc=f'round {rnd}/{self.rounds} {name}',
                    disable=None if self.progress is None else
@@ -264,8 +299,9 @@ class ContinualTestLoop(BaseLoop):
                                   data_batch=batch)
             if adapt and self.reset_policy == 'batch':
                 adapter.reset()
-            step = adapter.test_step if adapt else adapter.predict_step
-            outputs = attach_labels(step(batch), batch)
+            now = adapt and (self.budget is None or self.budget.adapt_now())
+            adapted += int(now)
+            outputs = attach_labels(self._step(batch, now), batch)
             self.evaluator.process(data_samples=outputs, data_batch=batch)
             self.runner.call_hook('after_test_iter', batch_idx=idx,
                                   data_batch=batch, outputs=outputs)
@@ -279,9 +315,36 @@ class ContinualTestLoop(BaseLoop):
                   logger='current')
         increase = {key: value - counters.get(key, 0)
                     for key, value in adapter.counters.items()}
-        return ResultsWriter.make_record(rnd, name, metrics,
-                                         len(loader.dataset), seconds,
-                                         increase)
+        record = ResultsWriter.make_record(rnd, name, metrics,
+                                           len(loader.dataset), seconds,
+                                           increase)
+        if adapt and self.budget is not None:
+            record.update(frames=len(loader.dataset), adapted_frames=adapted)
+        return record
+
+    def _step(self, batch: dict, adapt: bool):
+        """Adapt and predict, or only predict; while a time budget is
+        being measured, also time a Source forward of the same batch."""
+        adapter = self.adapter
+        if not adapt:
+            return adapter.predict_step(batch)
+        if self.budget is None or not self.budget.measuring:
+            return adapter.test_step(batch)
+        _, source_s = timed(self._source_forward, batch)
+        outputs, step_s = timed(adapter.test_step, batch)
+        self.budget.add_measurement(step_s, source_s)
+        return outputs
+
+    def _source_forward(self, batch: dict) -> None:
+        """One plain forward of the segmentor (the stream's frame rate)."""
+        seg = self.adapter.segmentor
+        with torch.no_grad():
+            data = seg.data_preprocessor(
+                dict(inputs=batch['inputs'],
+                     data_samples=strip_labels(batch['data_samples'])),
+                False)
+            seg.inference(data['inputs'],
+                          [s.metainfo for s in data['data_samples']])
 
     # ------------------------------------------------------------ resume --
     def _resume_path(self) -> str:
@@ -306,6 +369,7 @@ class ContinualTestLoop(BaseLoop):
                      rng=rng_state(), records=writer.records,
                      forgetting=writer.forgetting,
                      done=sorted([list(d) for d in done]),
+                     budget=self.budget.state_dict() if self.budget else None,
                      identity=json.dumps(self.identity, sort_keys=True))
         atomic_write(self._resume_path(), lambda tmp: torch.save(state, tmp))
 
@@ -321,6 +385,8 @@ class ContinualTestLoop(BaseLoop):
         if adapter.optim_wrapper is not None and state['optimizer']:
             adapter.optim_wrapper.load_state_dict(state['optimizer'])
         adapter.counters.update(state['counters'])
+        if self.budget is not None:
+            self.budget.load_state_dict(state['budget'])
         set_rng_state(state['rng'])
         writer.load_state(state)
         writer.write()

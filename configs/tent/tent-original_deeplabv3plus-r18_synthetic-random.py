@@ -1,0 +1,8 @@
+_base_ = [
+    '../_base_/models/deeplabv3plus_r18_synthetic.py',
+    '../_base_/streams/synthetic_3rounds_random.py',
+    '../_base_/default_runtime.py',
+    '../_base_/adapters/tent-original.py'
+]
+# TENT as in the paper on the embedded stream, a random domain order per
+# round (from --seed).

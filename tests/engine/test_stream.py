@@ -1,0 +1,120 @@
+"""Stream protocols: domain orders and the time-budgeted online protocol."""
+import copy
+import math
+
+import pytest
+import torch
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+from tests.engine.test_continual_loop import make_cfg, run
+from tests.tiny import N_IMAGES, write_tiny_cityscapes
+from tta_seg.engine.loops.stream import TimeBudget, round_orders
+from tta_seg.registry import HOOKS
+
+NAMES = ['fog', 'night', 'rain', 'snow']
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    return write_tiny_cityscapes(str(tmp_path_factory.mktemp('tiny_cs')))
+
+
+def test_random_orders_are_seeded_and_change_every_round():
+    orders = round_orders(NAMES, 10, 'random', seed=3)
+    assert orders == round_orders(NAMES, 10, 'random', seed=3)
+    assert orders != round_orders(NAMES, 10, 'random', seed=4)
+    assert all(sorted(o) == sorted(NAMES) for o in orders)
+    assert all(a != b for a, b in zip(orders, orders[1:]))
+
+
+def test_fixed_and_explicit_orders():
+    assert round_orders(NAMES, 2, 'fixed', 0) == [NAMES, NAMES]
+    explicit = [['rain', 'fog'], ['snow', 'night', 'fog', 'rain']]
+    assert round_orders(NAMES, 2, explicit, 0) == explicit
+    for bad in ([['fog', 'fog']] * 2, [['hail']] * 2, [NAMES], 'sorted'):
+        with pytest.raises(ValueError):
+            round_orders(NAMES, 2, bad, 0)
+
+
+def test_loop_follows_and_records_random_orders(data_root, tmp_path):
+    res = run(make_cfg(data_root, str(tmp_path), order='random'))
+    orders = round_orders(['a', 'b'], 2, 'random', 0)
+    assert res['stream']['order'] == 'random'
+    assert res['stream']['orders'] == orders
+    assert [r['domain'] for r in res['records']] == sum(orders, [])
+    assert [r['position'] for r in res['records']] == [1, 2, 1, 2]
+
+
+class States(Hook):
+    """The adapter's weights after every adapted frame."""
+    seen = []
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None,
+                        outputs=None):
+        if runner.test_loop.current[1] != 'source':
+            States.seen.append(copy.deepcopy(runner.model.state_dict()))
+
+
+HOOKS.register_module(module=States, force=True)
+
+
+def changed(a, b):
+    return any(not torch.equal(a[k], b[k].to(a[k])) for k in a)
+
+
+@pytest.mark.parametrize('cost', [1, 2.5, 5])
+def test_time_budget_adapts_on_every_kth_frame(data_root, tmp_path, cost):
+    cfg = make_cfg(data_root, str(tmp_path),
+                   time_budget=dict(relative_cost=cost))
+    cfg.custom_hooks = [dict(type='States')]
+    States.seen = []
+    runner = Runner.from_cfg(cfg)
+    runner.test()
+    k, frames = math.ceil(cost), 4 * N_IMAGES  # 2 domains x 2 rounds
+    before = [runner.model._source_state] + States.seen[:-1]
+    steps = [i for i, (old, new) in enumerate(zip(before, States.seen))
+             if changed(new, old)]
+    assert steps == list(range(0, frames, k))  # frames between: unchanged
+    assert len(steps) == math.ceil(frames / k)
+    import json
+    res = json.loads((tmp_path / 'results.json').read_text())
+    assert sum(r['adapted_frames'] for r in res['records']) == len(steps)
+    assert all(r['frames'] == N_IMAGES for r in res['records'])
+    assert res['stream']['protocol'] == 'time budget'
+    assert res['stream']['adapt_every'] == k
+
+
+def test_measured_budget_fixes_k_from_the_timings():
+    budget = TimeBudget('measure', measure_frames=3)
+    assert [budget.adapt_now() for _ in range(3)] == [True] * 3
+    for step_s in (0.30, 0.25, 0.50):
+        budget.add_measurement(step_s, 0.1)
+    assert budget.k == 3 and budget.relative_cost == 3.0
+    assert [budget.adapt_now() for _ in range(6)] == [True, False, False] * 2
+    with pytest.raises(ValueError):
+        TimeBudget(0.5)
+
+
+def test_time_budget_resumes_its_schedule(data_root, tmp_path):
+    from tests.engine.test_continual_loop import StopAt  # noqa: F401
+    from tests.engine.test_continual_loop import strip_time
+    budget = dict(relative_cost=2)
+    full = run(make_cfg(data_root, str(tmp_path / 'full'),
+                        time_budget=budget))
+    cfg = make_cfg(data_root, str(tmp_path / 'cut'), time_budget=budget)
+    cfg.custom_hooks = [dict(type='StopAt', at=[1, 'b', 1])]
+    with pytest.raises(KeyboardInterrupt):
+        Runner.from_cfg(cfg).test()
+    resumed = run(make_cfg(data_root, cfg.work_dir, time_budget=budget,
+                           resume=True))
+    assert strip_time(resumed['records']) == strip_time(full['records'])
+
+
+def test_measured_budget_runs_and_records_its_cost(data_root, tmp_path):
+    res = run(make_cfg(data_root, str(tmp_path), rounds=1, time_budget=dict(
+        relative_cost='measure', measure_frames=2)))
+    stream = res['stream']
+    assert isinstance(stream['relative_cost'], float)
+    assert stream['adapt_every'] >= 1
+    assert res['records'][0]['adapted_frames'] >= 2

@@ -1,0 +1,175 @@
+"""What a stream delivers, and when: domain orders and the time budget.
+
+* :func:`round_orders`: the domain order of every round. ``'fixed'`` (the
+  config's order each round), ``'random'`` (a new permutation each round,
+  drawn from the run's seed by its own generator, so a resumed run draws
+  the same orders and the global RNG streams are untouched; a round never
+  repeats the previous round's order when there are two or more domains),
+  or an explicit list of per-round orders.
+* :class:`TimeBudget`: the time-constrained online protocol of Alfarra et
+  al., "Evaluation of Test-Time Adaptation Under Computational Time
+  Constraints", ICML 2024. Frames arrive at the rate of Source inference;
+  a method whose step costs ``k`` Source forwards adapts on one frame, and
+  the ``ceil(k) - 1`` frames that arrive while it is busy are predicted by
+  its current model without adapting, so ``n`` frames get exactly
+  ``ceil(n / ceil(k))`` adaptation steps.
+
+Deviations from Alfarra et al., stated:
+
+* ``k`` is rounded up to an integer, as the paper's relative adaptation
+  speed; frames are counted along the whole stream (a busy period carries
+  across domain boundaries), batch = one frame.
+* The frames that arrive while an update runs are predicted by the model
+  *after* that update (the simulation applies each update at once); in
+  the paper they see the model from before it. This favours slow methods
+  by at most one update.
+* Skipped frames are predicted with the adapter's ``predict_step`` (its
+  prediction without adapting: CoTTA's gated teacher, DIGA's prototype
+  fusion), not a bare forward.
+* ``relative_cost`` may name a ``tools/benchmark.py`` JSON: the run takes
+  the interleaved time ratio of the row measured with its own config file
+  (reproducible, and the same figure the README's speed tables show).
+* ``relative_cost='measure'`` times the first ``measure_frames`` steps of
+  the run against a Source forward of the same frames (those frames are
+  all adapted) and fixes ``k`` from the median ratio; the run is then not
+  reproducible in its schedule. A fixed ``relative_cost`` (e.g. from
+  ``tools/benchmark.py``'s JSON) is.
+"""
+import json
+import math
+import os.path as osp
+import time
+from statistics import median
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+ORDERS = ('fixed', 'random')
+Order = Union[str, Sequence[Sequence[str]]]
+
+
+def round_orders(names: Sequence[str], rounds: int, order: Order,
+                 seed: Optional[int]) -> List[List[str]]:
+    """The domain order of each round (see module docstring).
+
+    Raises:
+        ValueError: Unknown order, wrong number of rounds, or a round that
+            names an unknown domain or one domain twice.
+    """
+    names = list(names)
+    if order == 'fixed':
+        return [list(names) for _ in range(rounds)]
+    if order == 'random':
+        return _random_orders(names, rounds, seed)
+    if isinstance(order, str) or not isinstance(order, Sequence):
+        raise ValueError(f'order must be one of {ORDERS} or a list of '
+                         f'per-round domain lists, got {order!r}')
+    if len(order) != rounds:
+        raise ValueError(f'order lists {len(order)} rounds, the stream has '
+                         f'{rounds}')
+    for idx, one in enumerate(order, 1):
+        unknown = [n for n in one if n not in names]
+        if unknown or len(set(one)) != len(one) or not one:
+            raise ValueError(f'order of round {idx} ({list(one)}) must name '
+                             f'each of {names} at most once')
+    return [list(one) for one in order]
+
+
+def _random_orders(names: List[str], rounds: int,
+                   seed: Optional[int]) -> List[List[str]]:
+    out: List[List[str]] = []
+    for rnd in range(1, rounds + 1):
+        rng = np.random.default_rng([seed or 0, rnd])
+        perm = [names[i] for i in rng.permutation(len(names))]
+        while len(names) > 1 and out and perm == out[-1]:
+            perm = [names[i] for i in rng.permutation(len(names))]
+        out.append(perm)
+    return out
+
+
+class TimeBudget:
+    """Which frames an adapter may adapt on under a time budget.
+
+    Args:
+        relative_cost (float | str): Cost of one adaptation step in Source
+            forwards (>= 1), a ``tools/benchmark.py`` JSON file, or
+            ``'measure'``.
+        measure_frames (int): Frames timed when measuring.
+        config (str, optional): The run's config file (to find its row in
+            a benchmark JSON).
+    """
+
+    def __init__(self, relative_cost: Union[float, str] = 1.0,
+                 measure_frames: int = 5,
+                 config: Optional[str] = None) -> None:
+        if isinstance(relative_cost, str) and relative_cost.endswith(
+                '.json'):
+            relative_cost = benchmark_ratio(relative_cost, config)
+        if relative_cost != 'measure' and not (
+                isinstance(relative_cost, (int, float))
+                and relative_cost >= 1):
+            raise ValueError("relative_cost must be a number >= 1 or "
+                             f"'measure', got {relative_cost!r}")
+        self.relative_cost = relative_cost
+        self.measure_frames = measure_frames
+        self.frame = 0
+        self._ratios: List[float] = []
+        self.k: Optional[int] = None if relative_cost == 'measure' \
+            else math.ceil(relative_cost)
+
+    @property
+    def measuring(self) -> bool:
+        return self.k is None
+
+    def adapt_now(self) -> bool:
+        """Whether the next frame is adapted on; advances the frame."""
+        frame, self.frame = self.frame, self.frame + 1
+        return self.measuring or frame % self.k == 0
+
+    def add_measurement(self, step_s: float, source_s: float) -> None:
+        """A timed step; fixes ``k`` after ``measure_frames`` of them."""
+        self._ratios.append(step_s / max(source_s, 1e-9))
+        if len(self._ratios) >= self.measure_frames:
+            self.k = max(1, math.ceil(median(self._ratios)))
+            self.relative_cost = round(median(self._ratios), 3)
+            self.frame = 0  # the next frame starts a fresh schedule
+
+    def state_dict(self) -> dict:
+        return dict(frame=self.frame, k=self.k, ratios=list(self._ratios),
+                    relative_cost=self.relative_cost)
+
+    def load_state_dict(self, state: dict) -> None:
+        self.frame, self.k = state['frame'], state['k']
+        self._ratios = list(state['ratios'])
+        self.relative_cost = state['relative_cost']
+
+
+def benchmark_ratio(path: str, config: Optional[str]) -> float:
+    """The interleaved time ratio of ``config`` in a benchmark JSON.
+
+    Raises:
+        KeyError: The file has no row measured with that config file.
+    """
+    from tta_seg.apis.config import resolve_path
+    with open(resolve_path(path)) as f:
+        rows = json.load(f)['rows']
+    name = osp.basename(config or '')
+    for row in rows:
+        if osp.basename(row['config']) == name and '[' not in row['method']:
+            return float(row.get('interleaved_ratio') or 1.0)
+    raise KeyError(f'{path} has no row measured with {name or "(no config)"}'
+                   '; measure it with tools/benchmark.py, give a number, or '
+                   "use relative_cost='measure'")
+
+
+def timed(fn, *args):
+    """``(fn(*args), seconds)``, synchronising CUDA around the call."""
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else None
+    if sync:
+        sync()
+    start = time.perf_counter()
+    out = fn(*args)
+    if sync:
+        sync()
+    return out, time.perf_counter() - start
