@@ -1,6 +1,8 @@
 """Datasets and loading transforms: ACDC, input checks, the embedded
-synthetic Cityscapes -> ACDC benchmark. Imported lazily by the
-``DATASETS``/``TRANSFORMS`` registries (``locations=['tta_seg.datasets']``).
+synthetic Cityscapes -> ACDC benchmark and its weather rendered in the
+pipeline at any severity (``SyntheticWeather``, severity schedules).
+Imported lazily by the ``DATASETS``/``TRANSFORMS`` registries
+(``locations=['tta_seg.datasets']``).
 
 The synthetic benchmark's generator (:mod:`.synthetic`, several thousand
 lines registering nothing) is only imported when first used:
@@ -11,13 +13,14 @@ import importlib
 
 from .acdc import ACDCDataset
 from .checks import LoadCheckedAnnotations, LoadCheckedImage, check_data_root
+from .weather_transform import SyntheticWeather, severity_schedule
 
 #: Submodules imported on first attribute access (PEP 562).
 LAZY_SUBMODULES = ('synthetic', )
 
 __all__ = [
     'ACDCDataset', 'LoadCheckedAnnotations', 'LoadCheckedImage',
-    'check_data_root', 'synthetic'
+    'SyntheticWeather', 'check_data_root', 'severity_schedule', 'synthetic'
 ]
 
 

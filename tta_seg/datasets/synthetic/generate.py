@@ -10,10 +10,15 @@ Target domains (ACDC layout, one folder per condition)::
     root/acdc/rgb_anon/{cond}/{split}/{seq}/{seq}_frame_{n:06d}_rgb_anon.png
     root/acdc/rgb_anon/{cond}/{split}_ref/{seq}/..._rgb_ref_anon.png
     root/acdc/gt/{cond}/{split}/{seq}/..._gt_labelTrainIds.png
+    root/acdc/depth/{cond}/{split}/{seq}/..._depth.png
 
 The ``_ref`` images are the clear-weather twins: the same scene rendered
 without weather (pixel-aligned, unlike real ACDC's references, so the
-adverse image's labels are valid for them too).
+adverse image's labels are valid for them too). The depth maps (float32
+metres, stored losslessly, see :mod:`tta_seg.datasets.depth_codec`) are
+those the weather was rendered with: twin + depth + label + the task's
+weather generator (:func:`task_rngs`) re-render the adverse image exactly,
+at any severity (the ``SyntheticWeather`` transform).
 
 Every image is seeded from ``(seed, part, index)`` alone, so the output is
 byte-identical whatever the number of workers or their scheduling. Files
@@ -39,11 +44,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ..depth_codec import depth_to_planes
 from .scene import render_scene
 from .weather import CONDITIONS, apply_weather
 
-#: Bump when the renderer changes so cached benchmarks are regenerated.
-BENCHMARK_VERSION = 2
+#: Bump when the renderer or the layout changes so cached benchmarks are
+#: regenerated. 3: depth maps of the target images (images unchanged).
+BENCHMARK_VERSION = 3
 COMPLETE_FILE = '.complete.json'
 #: Fake Cityscapes cities (source domain).
 CITIES = ('synthberg', 'pixelstadt', 'rendorf', 'voxelheim')
@@ -78,6 +85,8 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 #: PNG bytes per pixel measured at 512x256 (noisy images barely compress;
 #: labels shrink ~50x), for the space estimate of a full-disk error.
 IMAGE_BYTES_PER_PIXEL, LABEL_BYTES_PER_PIXEL = 1.6, 0.02
+#: The same for depth maps (4 byte planes, mantissas barely compress).
+DEPTH_BYTES_PER_PIXEL = 1.6
 MB = 2 ** 20
 
 
@@ -145,6 +154,42 @@ def acdc_paths(root: Path, condition: str, split: str,
             f'{stem}_gt_labelTrainIds.png')
 
 
+def acdc_depth_path(root: Path, condition: str, split: str,
+                    index: int) -> Path:
+    """Depth map path of target image ``index`` (beside ``gt/``)."""
+    label_path = acdc_paths(root, condition, split, index)[2]
+    name = label_path.name.replace('_gt_labelTrainIds.png', '_depth.png')
+    return (Path(root) / 'acdc' / 'depth' / condition / split /
+            label_path.parent.name / name)
+
+
+def acdc_task_of(ref_path) -> Tuple[Path, Task]:
+    """Benchmark root and task of a clear twin written by this module.
+
+    The inverse of :func:`acdc_paths` (its second path), checked by
+    rebuilding the path, so a file from elsewhere is refused rather than
+    given another image's weather.
+
+    Raises:
+        ValueError: ``ref_path`` is not a clear twin of this layout.
+    """
+    ref_path = Path(ref_path)
+    parts = ref_path.parts
+    if len(parts) >= 6 and parts[-3].endswith('_ref'):
+        condition, split = parts[-4], parts[-3][:-len('_ref')]
+        frame = ref_path.name.split('_frame_')[-1].split('_')[0]
+        root = ref_path.parents[5]
+        if condition in CONDITIONS and split in SPLITS and frame.isdigit():
+            task = Task(split, condition, int(frame))
+            if acdc_paths(root, condition, split, task.index)[1] == ref_path:
+                return root, task
+    raise ValueError(
+        f'{ref_path} is not a clear-weather twin of the synthetic '
+        'benchmark (root/acdc/rgb_anon/{cond}/{split}_ref/GOPRxxxx/'
+        'GOPRxxxx_frame_nnnnnn_rgb_ref_anon.png); load the twins with '
+        'ACDCDataset(use_ref=True).')
+
+
 def _write(path: Path, array: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if array.ndim == 3:
@@ -173,7 +218,7 @@ def render_task(task: Task, params: dict):
 def write_task(job: Tuple[str, Task, dict]) -> None:
     """Worker entry point: render one task and write its files."""
     root, task, params = job
-    image, label, _, adverse = render_task(task, params)
+    image, label, depth, adverse = render_task(task, params)
     if task.condition is None:
         img_path, label_path = cityscapes_paths(root, task.split,
                                                 task.index)
@@ -183,6 +228,8 @@ def write_task(job: Tuple[str, Task, dict]) -> None:
             root, task.condition, task.split, task.index)
         _write(img_path, adverse)
         _write(ref_path, image)
+        _write(acdc_depth_path(root, task.condition, task.split,
+                               task.index), depth_to_planes(depth))
     _write(label_path, label)
 
 
@@ -402,7 +449,8 @@ def estimate_mb(params: dict) -> float:
                                            params['num_target_val'])
     images, labels = sources + 2 * targets, sources + targets  # + twins
     return pixels * (images * IMAGE_BYTES_PER_PIXEL +
-                     labels * LABEL_BYTES_PER_PIXEL) / MB
+                     labels * LABEL_BYTES_PER_PIXEL +
+                     targets * DEPTH_BYTES_PER_PIXEL) / MB
 
 
 def _disk_full_error(root: Path, params: dict) -> OSError:

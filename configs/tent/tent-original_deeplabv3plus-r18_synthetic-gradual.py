@@ -1,0 +1,6 @@
+# TENT as in the paper on the embedded benchmark's gradual stream.
+_base_ = [
+    '../_base_/models/deeplabv3plus_r18_synthetic.py', '../_base_/streams/synthetic_gradual.py',
+    '../_base_/default_runtime.py',
+    '../_base_/adapters/tent-original.py'
+]
