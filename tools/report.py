@@ -62,7 +62,9 @@ def label_of(res: dict) -> str:
 def stream_tags(res: dict) -> List[str]:
     """How the run's stream differs from the fixed, every-frame one."""
     stream, tags = res.get('stream') or {}, []
-    if stream.get('order', 'fixed') != 'fixed':
+    if stream.get('order') == 'mixed':
+        tags.append('mixed domains')
+    elif stream.get('order', 'fixed') != 'fixed':
         tags.append(f"{stream['order']} order")
     if stream.get('protocol') == 'time budget':
         tags.append(f"time budget x{stream.get('relative_cost')}")

@@ -118,3 +118,61 @@ def test_measured_budget_runs_and_records_its_cost(data_root, tmp_path):
     assert isinstance(stream['relative_cost'], float)
     assert stream['adapt_every'] >= 1
     assert res['records'][0]['adapted_frames'] >= 2
+
+
+class Paths(Hook):
+    """Image paths in the order the adapter received them, per round."""
+    seen = {}
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None,
+                        outputs=None):
+        rnd, name = runner.test_loop.current
+        if name != 'source':
+            Paths.seen.setdefault(rnd, []).extend(
+                s.img_path for s in data_batch['data_samples'])
+
+
+HOOKS.register_module(module=Paths, force=True)
+
+
+def test_mixed_stream_holds_every_image_once_and_regroups(data_root,
+                                                          tmp_path):
+    cfg = make_cfg(data_root, str(tmp_path / 'mixed'), method='Source',
+                   mixed=True)
+    cfg.custom_hooks = [dict(type='Paths')]
+    Paths.seen = {}
+    res = run(cfg)
+    fixed = run(make_cfg(data_root, str(tmp_path / 'fixed'),
+                         method='Source'))
+    for rnd, paths in Paths.seen.items():
+        assert len(paths) == len(set(paths)) == 2 * N_IMAGES
+    assert sorted(Paths.seen[1]) == sorted(Paths.seen[2])
+    assert Paths.seen[1] != Paths.seen[2]  # a new shuffle each round
+    assert any(p != q for p, q in zip(Paths.seen[1], sorted(Paths.seen[1])))
+    # Source does not depend on the order: regrouping gives the same
+    # per-domain numbers as the fixed stream
+    key = lambda r: (r['round'], r['domain'])  # noqa: E731
+    for got, want in zip(sorted(res['records'], key=key),
+                         sorted(fixed['records'], key=key)):
+        assert key(got) == key(want) and got['mIoU'] == want['mIoU']
+        assert got['num_images'] == N_IMAGES
+    assert [r['num_images'] for r in res['mixed']] == [2 * N_IMAGES] * 2
+    assert res['stream']['order'] == 'mixed'
+
+
+def test_mixed_stream_refuses_domain_resets(data_root, tmp_path):
+    with pytest.raises(ValueError, match='mixed stream'):
+        run(make_cfg(data_root, str(tmp_path), mixed=True, reset='domain'))
+
+
+def test_mixed_stream_resumes(data_root, tmp_path):
+    from tests.engine.test_continual_loop import StopAt  # noqa: F401
+    from tests.engine.test_continual_loop import strip_time
+    full = run(make_cfg(data_root, str(tmp_path / 'full'), mixed=True))
+    cfg = make_cfg(data_root, str(tmp_path / 'cut'), mixed=True)
+    cfg.custom_hooks = [dict(type='StopAt', at=[2, 'mixed', 1])]
+    with pytest.raises(KeyboardInterrupt):
+        Runner.from_cfg(cfg).test()
+    resumed = run(make_cfg(data_root, cfg.work_dir, mixed=True, resume=True))
+    assert strip_time(resumed['records']) == strip_time(full['records'])
+    assert strip_time(resumed['mixed']) == strip_time(full['mixed'])

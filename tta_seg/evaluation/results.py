@@ -10,6 +10,7 @@ domain), so an interrupted run keeps everything it finished::
                   "seconds": float, "skipped_updates": int, ...}],
      "mean_mIoU": float,
      "forgetting": [records of the source split, without adapting],
+     "mixed": [records of the whole stream, when its domains are mixed],
      "fingerprint": str, "overrides": {key: value}, "seed": int,
      "identity": {what defines the run, see tta_seg.utils.run_identity}}
 
@@ -65,6 +66,7 @@ class ResultsWriter:
         self.extra = dict(extra or {})
         self.records: List[dict] = []
         self.forgetting: List[dict] = []
+        self.mixed: List[dict] = []
 
     @staticmethod
     def make_record(round_idx: int, domain: str, metrics: Dict,
@@ -83,9 +85,13 @@ class ResultsWriter:
         record.update({k: int(v) for k, v in (counters or {}).items()})
         return record
 
-    def add(self, record: dict, forgetting: bool = False) -> None:
-        """Append a record and rewrite ``results.json``."""
-        (self.forgetting if forgetting else self.records).append(record)
+    def add(self, record: dict, forgetting: bool = False,
+            mixed: bool = False) -> None:
+        """Append a record (of a domain, of the forgetting check, or of a
+        whole mixed stream) and rewrite ``results.json``."""
+        target = self.forgetting if forgetting else \
+            self.mixed if mixed else self.records
+        target.append(record)
         self.write()
 
     def mean_miou(self) -> float:
@@ -97,6 +103,8 @@ class ResultsWriter:
                    mean_mIoU=_json_float(self.mean_miou()))
         if self.forgetting:
             out['forgetting'] = self.forgetting
+        if self.mixed:
+            out['mixed'] = self.mixed
         out.update(self.extra)
         return out
 
@@ -117,6 +125,7 @@ class ResultsWriter:
         """Restore records (from a resume checkpoint)."""
         self.records = list(state['records'])
         self.forgetting = list(state.get('forgetting', []))
+        self.mixed = list(state.get('mixed') or [])
 
     # ---------------------------------------------------------- summaries --
     def table(self) -> List[List[str]]:
@@ -145,12 +154,16 @@ class ResultsWriter:
             text += '\nsource split without adapting, after each round: ' + \
                 ', '.join(f"round {r['round']}: {_fmt(r['mIoU'])}"
                           for r in self.forgetting) + '\n'
+        if self.mixed:
+            text += '\nmixed stream (all domains shuffled), per round: ' + \
+                ', '.join(f"round {r['round']}: {_fmt(r['mIoU'])}"
+                          for r in self.mixed) + '\n'
         return text + self._stream_text() + self._counters_text()
 
     def _stream_text(self) -> str:
         """Orders other than the fixed one, and the time budget's effect."""
         stream, text = self.extra.get('stream') or {}, ''
-        if stream.get('order', 'fixed') != 'fixed':
+        if stream.get('order') in ('random', 'explicit'):
             text += '\ndomain order: ' + '; '.join(
                 f"round {i}: {' > '.join(o)}"
                 for i, o in enumerate(stream['orders'], 1)) + '\n'

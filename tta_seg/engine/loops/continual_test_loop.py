@@ -39,6 +39,7 @@ Hooks observe: ``before_test_epoch``/``after_test_epoch(metrics)`` run per
 ``before_test_iter``/``after_test_iter`` per batch (outputs carry labels
 and full metainfo again).
 """
+import copy
 import json
 import os
 import os.path as osp
@@ -48,6 +49,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
+from mmengine.dataset import pseudo_collate
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop, Runner
@@ -77,6 +79,29 @@ CITYSCAPES_LAYOUT = ('Expected the Cityscapes layout '
                      '*_leftImg8bit.png and <data_root>/gtFine/<split>/'
                      '<city>/*_gtFine_labelTrainIds.png (made by mmseg\'s '
                      'tools/dataset_converters/cityscapes.py).')
+
+
+MIXED = 'mixed'
+#: Keeps the mixed stream's shuffles apart from the random domain orders.
+MIXED_SALT = 7
+
+
+class MixedView(torch.utils.data.Dataset):
+    """Samples of several datasets in a given order, each tagged with its
+    domain (``stream_domain`` metainfo; adapters never see it)."""
+
+    def __init__(self, datasets, names, pairs) -> None:
+        self.datasets, self.names, self.pairs = datasets, names, pairs
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, pos: int) -> dict:
+        d, i = self.pairs[pos]
+        sample = self.datasets[d][i]
+        sample['data_samples'].set_metainfo(
+            dict(stream_domain=self.names[d]))
+        return sample
 
 
 class ResumeMismatchError(RuntimeError):
@@ -143,6 +168,11 @@ class ContinualTestLoop(BaseLoop):
             is given (configs keep the split defined and switch it here).
         order (str | list[list[str]]): ``'fixed'``, ``'random'`` or
             explicit per-round domain orders (:func:`.stream.round_orders`).
+        mixed (bool): Shuffle the images of all domains into one stream per
+            round (seeded, a new shuffle each round); records still report
+            each domain's mIoU by regrouping, and ``results.json``'s
+            ``mixed`` list the whole stream's. Not with ``reset='domain'``
+            or an ``order``.
         time_budget (dict, optional): ``dict(relative_cost=k | 'measure',
             measure_frames=5)``: the online protocol of
             :class:`.stream.TimeBudget`; None = every frame is adapted.
@@ -153,8 +183,8 @@ class ContinualTestLoop(BaseLoop):
     def __init__(self, runner: Runner, dataloader: dict, evaluator,
                  domains: List[dict], rounds: int = 1, reset: str = 'never',
                  source: Optional[dict] = None, check_forgetting: bool = True,
-                 order: Order = 'fixed', time_budget: Optional[dict] = None,
-                 resume: bool = False,
+                 order: Order = 'fixed', mixed: bool = False,
+                 time_budget: Optional[dict] = None, resume: bool = False,
                  progress: Optional[bool] = None) -> None:
         super().__init__(runner, dataloader=[])
         if reset not in RESET_POLICIES:
@@ -166,8 +196,13 @@ class ContinualTestLoop(BaseLoop):
         if len(set(names)) != len(names) or SOURCE_DOMAIN in names:
             raise ValueError(f'domain names must be unique and not '
                              f'{SOURCE_DOMAIN!r}: {names}')
+        if mixed and (reset == 'domain' or order != 'fixed'):
+            raise ValueError("a mixed stream has no domain boundaries: use "
+                             "reset='never' or 'batch' and order='fixed'")
         self.dataloader_cfg = dict(dataloader)
+        self.evaluator_cfg = copy.deepcopy(evaluator)
         self.evaluator = runner.build_evaluator(evaluator)
+        self.mixed = mixed
         self.domains = domains
         self.rounds = rounds
         self.reset_policy = reset
@@ -226,6 +261,11 @@ class ContinualTestLoop(BaseLoop):
         for domain in self.domains + ([self.source] if self.source else []):
             self._loader(domain)
 
+    def _bar(self, loader, rnd: int, name: str):
+        return tqdm(loader, desc=f'round {rnd}/{self.rounds} {name}',
+                    disable=None if self.progress is None else
+                    not self.progress, dynamic_ncols=True, leave=False)
+
     def _metric(self):
         return self.evaluator.metrics[0]
 
@@ -251,6 +291,11 @@ class ContinualTestLoop(BaseLoop):
         self.runner.call_hook('before_test')
         by_name = {d['name']: d for d in self.domains}
         for rnd in range(1, self.rounds + 1):
+            if self.mixed and (rnd, MIXED) not in done:
+                for record in self.run_mixed(rnd):
+                    writer.add(record, mixed=record['domain'] == MIXED)
+                done.update((rnd, name) for name in list(by_name) + [MIXED])
+                self._save_resume(adapter, writer, done)
             for position, name in enumerate(self.orders[rnd - 1], 1):
                 if (rnd, name) in done:
                     continue
@@ -273,8 +318,9 @@ class ContinualTestLoop(BaseLoop):
 
     def stream_info(self) -> dict:
         """What defines the stream, for results.json and reports."""
-        info = dict(order=self.order, orders=self.orders,
-                    reset=self.reset_policy, protocol='every frame')
+        info = dict(order=MIXED if self.mixed else self.order,
+                    orders=self.orders, reset=self.reset_policy,
+                    protocol='every frame')
         if self.budget is not None:
             info.update(protocol='time budget',
                         relative_cost=self.budget.relative_cost,
@@ -291,9 +337,7 @@ class ContinualTestLoop(BaseLoop):
         counters, start = dict(adapter.counters), time.perf_counter()
         adapted = 0
         self.runner.call_hook('before_test_epoch')
-        bar = tqdm(loader, desc=f'round {rnd}/{self.rounds} {name}',
-                   disable=None if self.progress is None else
-                   not self.progress, dynamic_ncols=True, leave=False)
+        bar = self._bar(loader, rnd, name)
         for idx, batch in enumerate(bar):
             self.runner.call_hook('before_test_iter', batch_idx=idx,
                                   data_batch=batch)
@@ -320,6 +364,90 @@ class ContinualTestLoop(BaseLoop):
                                            increase)
         if adapt and self.budget is not None:
             record.update(frames=len(loader.dataset), adapted_frames=adapted)
+        return record
+
+    def run_mixed(self, rnd: int) -> List[dict]:
+        """Run one round of the mixed stream; return one record per domain
+        (regrouped) and the whole stream's record (domain ``'mixed'``)."""
+        names = [d['name'] for d in self.domains]
+        datasets = [self._loader(d).dataset for d in self.domains]
+        loader = self._mixed_loader(datasets, names, rnd)
+        evaluators = {n: self.runner.build_evaluator(
+            copy.deepcopy(self.evaluator_cfg)) for n in names}
+        for name, dataset in zip(names, datasets):
+            evaluators[name].dataset_meta = dataset.metainfo
+        self.evaluator.dataset_meta = datasets[0].metainfo
+        stats = {n: dict(seconds=0.0, frames=0, adapted=0, counters={})
+                 for n in names}
+        self.current, start = (rnd, MIXED), time.perf_counter()
+        counters_at_start = dict(self.adapter.counters)
+        self.runner.call_hook('before_test_epoch')
+        for idx, batch in enumerate(self._bar(loader, rnd, MIXED)):
+            self._mixed_step(idx, batch, evaluators, stats)
+        records = [self._mixed_record(rnd, n, evaluators[n], stats[n])
+                   for n in names]
+        metrics = self.evaluator.evaluate(len(loader.dataset))
+        self.runner.call_hook('after_test_epoch', metrics=metrics)
+        increase = {k: v - counters_at_start.get(k, 0)
+                    for k, v in self.adapter.counters.items()}
+        seconds = time.perf_counter() - start
+        print_log(f'round {rnd} mixed stream: mIoU {metrics["mIoU"]:.2f} '
+                  f'({len(loader.dataset)} images, {seconds:.1f} s)',
+                  logger='current')
+        return records + [ResultsWriter.make_record(
+            rnd, MIXED, metrics, len(loader.dataset), seconds, increase)]
+
+    def _mixed_loader(self, datasets, names, rnd: int):
+        """All images of all domains in one seeded shuffle."""
+        pairs = [(d, i) for d, ds in enumerate(datasets)
+                 for i in range(len(ds))]
+        rng = np.random.default_rng([self.runner.seed or 0, rnd, MIXED_SALT])
+        view = MixedView(datasets, names,
+                         [pairs[i] for i in rng.permutation(len(pairs))])
+        cfg = self.dataloader_cfg
+        return torch.utils.data.DataLoader(
+            view, batch_size=cfg.get('batch_size', 1), shuffle=False,
+            num_workers=cfg.get('num_workers', 0), collate_fn=pseudo_collate)
+
+    def _mixed_step(self, idx: int, batch: dict, evaluators: dict,
+                    stats: dict) -> None:
+        """One batch of the mixed stream, scored per domain and overall.
+        Its time is shared by its images; counter increases go to its
+        first image's domain (exact at batch 1, the protocol's size)."""
+        adapter = self.adapter
+        self.runner.call_hook('before_test_iter', batch_idx=idx,
+                              data_batch=batch)
+        if self.reset_policy == 'batch':
+            adapter.reset()
+        now = self.budget is None or self.budget.adapt_now()
+        before, start = dict(adapter.counters), time.perf_counter()
+        outputs = attach_labels(self._step(batch, now), batch)
+        share = (time.perf_counter() - start) / len(outputs)
+        domains = [o.metainfo['stream_domain'] for o in outputs]
+        for name in dict.fromkeys(domains):
+            mine = [o for o, d in zip(outputs, domains) if d == name]
+            evaluators[name].process(data_samples=mine, data_batch=batch)
+            stat = stats[name]
+            stat['seconds'] += share * len(mine)
+            stat['frames'] += len(mine)
+            stat['adapted'] += len(mine) * int(now)
+        first = stats[domains[0]]['counters']
+        for key, value in adapter.counters.items():
+            first[key] = first.get(key, 0) + value - before.get(key, 0)
+        self.evaluator.process(data_samples=outputs, data_batch=batch)
+        self.runner.call_hook('after_test_iter', batch_idx=idx,
+                              data_batch=batch, outputs=outputs)
+
+    def _mixed_record(self, rnd: int, name: str, evaluator,
+                      stat: dict) -> dict:
+        metrics = evaluator.evaluate(stat['frames'])
+        counters = {k: stat['counters'].get(k, 0)
+                    for k in self.adapter.counters}
+        record = ResultsWriter.make_record(rnd, name, metrics, stat['frames'],
+                                           stat['seconds'], counters)
+        if self.budget is not None:
+            record.update(frames=stat['frames'],
+                          adapted_frames=stat['adapted'])
         return record
 
     def _step(self, batch: dict, adapt: bool):
@@ -367,7 +495,7 @@ class ContinualTestLoop(BaseLoop):
                      optimizer=optim.state_dict() if optim else None,
                      counters=dict(adapter.counters),
                      rng=rng_state(), records=writer.records,
-                     forgetting=writer.forgetting,
+                     forgetting=writer.forgetting, mixed=writer.mixed,
                      done=sorted([list(d) for d in done]),
                      budget=self.budget.state_dict() if self.budget else None,
                      identity=json.dumps(self.identity, sort_keys=True))
