@@ -25,6 +25,11 @@ setup(
         'numpy',
         'tqdm',
         'matplotlib',
+        # ImageNet-C corruptions (tta_seg/datasets/corruptions.py): the
+        # maintained fork of bethgelab's imagecorruptions, which fails
+        # under NumPy 2; pulls scikit-image and numba. Capped below 1.2: a
+        # new release may redraw the corrupted images
+        'imagecorruptions-imaug>=1.1.5,<1.2',
     ],
     extras_require={'tests': ['pytest']},
 )

@@ -4,6 +4,9 @@ pipeline at any severity (``SyntheticWeather``, severity schedules).
 Imported lazily by the ``DATASETS``/``TRANSFORMS`` registries
 (``locations=['tta_seg.datasets']``).
 
+ImageNet-C / Cityscapes-C corruptions: the ``Corruption`` transform
+(:mod:`.corruptions`; its library is imported when one is built).
+
 The synthetic benchmark's generator (:mod:`.synthetic`, several thousand
 lines registering nothing) is only imported when first used:
 ``tta_seg.datasets.synthetic`` or ``from tta_seg.datasets.synthetic
@@ -13,6 +16,7 @@ import importlib
 
 from .acdc import ACDCDataset
 from .checks import LoadCheckedAnnotations, LoadCheckedImage, check_data_root
+from .corruptions import CORRUPTIONS, Corruption
 from .weather_transform import SyntheticWeather, severity_schedule
 
 #: Submodules imported on first attribute access (PEP 562).
@@ -20,7 +24,8 @@ LAZY_SUBMODULES = ('synthetic', )
 
 __all__ = [
     'ACDCDataset', 'LoadCheckedAnnotations', 'LoadCheckedImage',
-    'SyntheticWeather', 'check_data_root', 'severity_schedule', 'synthetic'
+    'SyntheticWeather', 'check_data_root', 'severity_schedule', 'synthetic',
+    'CORRUPTIONS', 'Corruption'
 ]
 
 
