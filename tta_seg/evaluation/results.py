@@ -171,8 +171,8 @@ class ResultsWriter:
         if frames:
             adapted = sum(r.get('adapted_frames', 0) for r in self.records)
             text += (f"\ntime budget: relative cost "
-                     f"{stream.get('relative_cost')}, adapted on every "
-                     f"{stream.get('adapt_every')}th frame: {adapted} of "
+                     f"{stream.get('relative_cost')}, adapted on one frame "
+                     f"in {stream.get('adapt_every')}: {adapted} of "
                      f'{frames} frames ({100 * adapted / frames:.1f} %)\n')
         return text
 
