@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 from mmcv.transforms import Compose
+from mmengine.config import Config
 
 from tta_seg.datasets import severity_schedule
 from tta_seg.datasets.depth_codec import (depth_from_planes, depth_to_planes,
@@ -15,7 +16,8 @@ from tta_seg.datasets.synthetic import CONDITIONS, generate_benchmark
 from tta_seg.datasets.synthetic.generate import (Task, acdc_depth_path,
                                                  acdc_paths, benchmark_params,
                                                  render_task)
-from tta_seg.datasets.weather_transform import level_to_severity
+from tta_seg.datasets.weather_transform import (describe_weather,
+                                                level_to_severity)
 from tta_seg.registry import DATASETS, TRANSFORMS
 
 SEED = 3  # not the default: the transform must be told the seed
@@ -197,3 +199,17 @@ def test_pipeline_composes_with_resize_after_weather(bench):
     results = twins(bench, 'night', weather=False)[0]
     out = pipeline(results)
     assert out['img'].shape == (32, 64, 3)
+
+
+def test_gradual_stream_config_describes_its_weather():
+    cfg = Config.fromfile(str(Path(__file__).resolve().parents[2] /
+                              'configs/_base_/streams/synthetic_gradual.py'))
+    described = [describe_weather(d['dataset']['pipeline'])
+                 for d in cfg.test_cfg.domains]
+    assert [d['condition'] for d in described] == list(CONDITIONS)
+    schedule = dict(type='triangle', low=1, high=5, num_images=50)
+    assert all(d['schedule'] == schedule and d['severity'] == 1.0 and
+               d['seed'] == 0 for d in described)
+    assert all(d['dataset']['max_images'] == 50 and d['dataset']['use_ref']
+               for d in cfg.test_cfg.domains)
+    assert describe_weather(cfg.test_cfg.source.dataset.pipeline) is None

@@ -33,7 +33,7 @@ import time, so ``import tta_seg.datasets`` stays light: the generator is
 imported when a transform is built.
 """
 import importlib
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -99,6 +99,23 @@ def severity_schedule(kind: str, num_images: int, low: float = 1.0,
 def level_to_severity(level: float, reference: float = 1.0) -> float:
     """Generator severity of a level: ``reference * level / 5``."""
     return float(reference) * float(level) / SEVERITY_LEVELS
+
+
+def describe_weather(pipeline: Sequence[dict]) -> Optional[dict]:
+    """What a SyntheticWeather step of a pipeline config renders, for
+    stream records: ``dict(condition, severity, schedule, seed)`` with the
+    constructor's defaults filled in, or None if the pipeline has none.
+
+    Args:
+        pipeline (list[dict]): Transform configs (``type`` keys).
+    """
+    for step in pipeline:
+        if step.get('type') == SyntheticWeather.__name__:
+            return dict(condition=step['condition'],
+                        severity=float(step.get('severity', 1.0)),
+                        schedule=step.get('schedule'),
+                        seed=int(step.get('seed', 0)))
+    return None
 
 
 @TRANSFORMS.register_module()
