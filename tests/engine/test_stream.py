@@ -176,3 +176,25 @@ def test_mixed_stream_resumes(data_root, tmp_path):
     resumed = run(make_cfg(data_root, cfg.work_dir, mixed=True, resume=True))
     assert strip_time(resumed['records']) == strip_time(full['records'])
     assert strip_time(resumed['mixed']) == strip_time(full['mixed'])
+
+
+def test_results_carry_the_shift_of_each_domain(data_root, tmp_path):
+    from mmcv.transforms import BaseTransform
+
+    from tta_seg.registry import TRANSFORMS
+
+    class Severe(BaseTransform):
+        """Stands for a weather or corruption step (leaves the image)."""
+
+        def __init__(self, severity, schedule=None):
+            self.severity = severity
+
+        def transform(self, results):
+            return results
+
+    TRANSFORMS.register_module(module=Severe, force=True)
+    cfg = make_cfg(data_root, str(tmp_path), rounds=1, method='Source')
+    step = dict(type='Severe', severity=3, schedule=dict(type='triangle'))
+    cfg.test_cfg.domains[0].dataset.pipeline.insert(1, step)
+    res = run(cfg)
+    assert res['stream']['shifts'] == dict(a=[step], b=[])

@@ -137,6 +137,14 @@ def attach_labels(outputs: Sequence, batch: dict) -> Sequence:
     return outputs
 
 
+def shift_steps(dataset: dict) -> List[dict]:
+    """The pipeline steps that make a domain's shift: those with a
+    ``severity`` or ``schedule`` (rendered weather, corruptions)."""
+    return [dict(step) for step in dataset.get('pipeline') or []
+            if isinstance(step, dict) and ('severity' in step
+                                           or 'schedule' in step)]
+
+
 def _load_first(dataset) -> None:
     """Read and check the first image and label, naming both on failure."""
     try:
@@ -325,6 +333,9 @@ class ContinualTestLoop(BaseLoop):
             info.update(protocol='time budget',
                         relative_cost=self.budget.relative_cost,
                         adapt_every=self.budget.k)
+        shifts = {d['name']: shift_steps(d['dataset']) for d in self.domains}
+        if any(shifts.values()):
+            info['shifts'] = shifts
         return info
 
     def run_domain(self, rnd: int, domain: dict, adapt: bool) -> dict:
