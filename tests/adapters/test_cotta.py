@@ -317,7 +317,7 @@ def test_bad_arguments_are_rejected(kwargs, match):
 
 def test_configs_keep_the_published_hyper_parameters():
     paths = glob.glob(osp.join(REPO_ROOT, 'configs', 'cotta', '*.py'))
-    assert len(paths) == 5
+    assert len(paths) >= 6  # 5 protocol/model configs + a time budget
     for path in paths:
         adapter = copy.deepcopy(Config.fromfile(path).adapter)
         assert adapter.type == 'CoTTA'
