@@ -198,3 +198,19 @@ def test_results_carry_the_shift_of_each_domain(data_root, tmp_path):
     cfg.test_cfg.domains[0].dataset.pipeline.insert(1, step)
     res = run(cfg)
     assert res['stream']['shifts'] == dict(a=[step], b=[])
+
+
+def test_time_budget_needs_one_frame_per_batch(data_root, tmp_path):
+    cfg = make_cfg(data_root, str(tmp_path), time_budget=dict(
+        relative_cost=2))
+    cfg.test_dataloader.batch_size = 2
+    with pytest.raises(ValueError, match='batch_size=1'):
+        Runner.from_cfg(cfg).test()
+
+
+def test_measured_budget_on_a_mixed_stream_records_k(data_root, tmp_path):
+    res = run(make_cfg(data_root, str(tmp_path), rounds=1, mixed=True,
+                       time_budget=dict(relative_cost='measure',
+                                        measure_frames=2)))
+    assert isinstance(res['stream']['adapt_every'], int)
+    assert 'in None' not in (tmp_path / 'summary.md').read_text()

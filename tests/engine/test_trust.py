@@ -199,3 +199,12 @@ def test_summary_shows_counters(data_root, tmp_path):
     assert 'adapter counters: skipped_updates 0' in text
     res = json.loads((tmp_path / 'results.json').read_text())
     assert all(r['skipped_updates'] == 0 for r in res['records'])
+
+
+def test_wrapped_datasets_are_checked_too(data_root, tmp_path):
+    cfg = make_cfg(data_root, str(tmp_path), rounds=1, method='Source')
+    first = cfg.test_cfg.domains[0].dataset
+    cfg.test_cfg.domains[0].dataset = dict(type='ConcatDataset',
+                                           datasets=[first, first])
+    res = run(cfg)
+    assert res['records'][0]['num_images'] == 6

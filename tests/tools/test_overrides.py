@@ -89,3 +89,26 @@ def test_forgetting_check_switch_is_a_live_key():
     cfg = load_config(ACDC, {'test_cfg.check_forgetting': True})
     assert cfg.test_cfg.check_forgetting is True
     assert cfg.test_cfg.source.dataset.type == 'CityscapesDataset'
+
+
+@pytest.mark.parametrize('key', ['data_roots.synthetik', 'data_preprocessor.mean'])
+def test_overrides_that_would_be_dropped_are_errors(key):
+    with pytest.raises(KeyError, match=key.split('.')[0]):
+        load_config(SYNTH, {key: '/x'})
+
+
+def test_identity_does_not_depend_on_the_cwd(tmp_path, monkeypatch):
+    import sys
+    sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
+    import test_tta
+
+    from tta_seg.utils.run_identity import fingerprint, run_identity
+
+    def identity():
+        args = test_tta.parse_args([SYNTH, '--work-dir', str(tmp_path)])
+        return fingerprint(run_identity(test_tta.build_cfg(args)))
+
+    monkeypatch.chdir(REPO_ROOT)
+    here = identity()
+    monkeypatch.chdir(tmp_path)
+    assert identity() == here

@@ -35,6 +35,9 @@ DATA_ENV = 'TTA_SEG_DATA'
 #: mmengine's Runner reads, taken from its signature).
 TTA_SEG_KEYS = ('adapter', 'source_checkpoint', 'synthetic_benchmark',
                 'data_roots', 'custom_imports', 'overrides')
+#: Runner arguments that mmseg configs consume while they are parsed (the
+#: top-level preprocessor is copied into ``model``, and composing drops it).
+CONSUMED_RUNNER_KEYS = ('data_preprocessor', )
 #: Config keys that hold a dataset root (rewritten by data-root overrides).
 ROOT_KEYS = ('data_root', 'root')
 
@@ -50,7 +53,8 @@ def live_keys() -> set:
     """Top-level config keys read after the file is parsed."""
     from mmengine.runner import Runner
     params = set(inspect.signature(Runner.__init__).parameters)
-    return (params - {'self', 'cfg'}) | set(TTA_SEG_KEYS)
+    return (params - {'self', 'cfg', *CONSUMED_RUNNER_KEYS}) | \
+        set(TTA_SEG_KEYS)
 
 
 def _closest(word: str, candidates: Iterable[str]) -> Optional[str]:
@@ -106,6 +110,17 @@ def check_overrides(cfg: Config, options: Dict[str, object]) -> None:
                            f'{top!r}{hint}{_roots_advice(cfg, top)}')
         if top in cfg and top not in live:
             raise KeyError(_consumed_message(cfg, key, top))
+        if top == 'data_roots':
+            _check_root_override(cfg, key)
+
+
+def _check_root_override(cfg: Config, key: str) -> None:
+    """``data_roots.NAME`` must name a root the config declares."""
+    declared = sorted(cfg.get('data_roots') or {})
+    name = key.split('.')[1] if '.' in key else None
+    if name not in declared:
+        raise KeyError(f'--cfg-options {key}: this config declares the data '
+                       f'roots {declared or "(none)"}')
 
 
 def _consumed_message(cfg: Config, key: str, top: str) -> str:
@@ -227,9 +242,13 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
 
 
 def resolve_path(path: Optional[str]) -> Optional[str]:
-    """Resolve a relative path against the CWD, then the repository root."""
-    if not path or osp.isabs(path) or osp.exists(path):
+    """Resolve a relative path against the CWD, then the repository root;
+    an existing file comes back absolute (the same string from whatever
+    directory a command runs, so run identities do not depend on it)."""
+    if not path or osp.isabs(path):
         return path
+    if osp.exists(path):
+        return osp.abspath(path)
     candidate = osp.join(REPO_ROOT, path)
     return candidate if osp.exists(candidate) else path
 

@@ -36,8 +36,12 @@ def _plain(obj):
         return {str(k): _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
+    if isinstance(obj, float) and obj != obj:  # NaN never equals itself
+        return 'nan'
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
+    if hasattr(obj, '__qualname__'):  # classes, functions: no addresses
+        return f'{getattr(obj, "__module__", "")}.{obj.__qualname__}'
     return str(obj)
 
 

@@ -217,6 +217,9 @@ class ContinualTestLoop(BaseLoop):
         self.source = source if check_forgetting else None
         self.orders = round_orders(names, rounds, order, runner.seed)
         self.order = order if isinstance(order, str) else 'explicit'
+        if time_budget and dataloader.get('batch_size', 1) != 1:
+            raise ValueError('the time-budgeted protocol delivers one frame '
+                             'at a time: set test_dataloader.batch_size=1')
         self.budget = TimeBudget(**dict(
             time_budget, config=getattr(runner.cfg, 'filename', None))) \
             if time_budget else None
@@ -249,10 +252,14 @@ class ContinualTestLoop(BaseLoop):
         try:
             built = DATASETS.build(dict(dataset, lazy_init=True))
             # listed before the full init, which fails on an empty list
-            # with an anonymous numpy error
-            if not built.load_data_list():
+            # with an anonymous numpy error (wrappers such as
+            # ConcatDataset list nothing themselves)
+            if hasattr(built, 'load_data_list') and \
+                    not built.load_data_list():
                 raise FileNotFoundError(f'no image found under {where}')
             built.full_init()
+            if len(built) == 0:
+                raise FileNotFoundError(f'no image found under {where}')
             _load_first(built)
             loader = Runner.build_dataloader(
                 dict(self.dataloader_cfg, dataset=built),
@@ -301,6 +308,7 @@ class ContinualTestLoop(BaseLoop):
         for rnd in range(1, self.rounds + 1):
             if self.mixed and (rnd, MIXED) not in done:
                 for record in self.run_mixed(rnd):
+                    writer.extra['stream'] = self.stream_info()
                     writer.add(record, mixed=record['domain'] == MIXED)
                 done.update((rnd, name) for name in list(by_name) + [MIXED])
                 self._save_resume(adapter, writer, done)
@@ -310,10 +318,10 @@ class ContinualTestLoop(BaseLoop):
                 if self.reset_policy == 'domain':
                     adapter.reset()
                 record = self.run_domain(rnd, by_name[name], adapt=True)
+                writer.extra['stream'] = self.stream_info()
                 writer.add(dict(record, position=position))
                 done.add((rnd, name))
                 self._save_resume(adapter, writer, done)
-                writer.extra['stream'] = self.stream_info()
             if self.source and (rnd, SOURCE_DOMAIN) not in done:
                 record = self.run_domain(rnd, self.source, adapt=False)
                 writer.add(record, forgetting=True)
@@ -526,6 +534,7 @@ class ContinualTestLoop(BaseLoop):
         adapter.counters.update(state['counters'])
         if self.budget is not None:
             self.budget.load_state_dict(state['budget'])
+            writer.extra['stream'] = self.stream_info()
         set_rng_state(state['rng'])
         writer.load_state(state)
         writer.write()
