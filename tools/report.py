@@ -67,7 +67,9 @@ def stream_tags(res: dict) -> List[str]:
     elif stream.get('order', 'fixed') != 'fixed':
         tags.append(f"{stream['order']} order")
     if stream.get('protocol') == 'time budget':
-        tags.append(f"time budget x{stream.get('relative_cost')}")
+        cost = stream.get('relative_cost')
+        tags.append('time budget x' + (f'{cost:.3g}' if isinstance(
+            cost, (int, float)) else str(cost)))
     return tags
 
 

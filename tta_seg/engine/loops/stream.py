@@ -105,7 +105,7 @@ class TimeBudget:
                  config: Optional[str] = None) -> None:
         if isinstance(relative_cost, str) and relative_cost.endswith(
                 '.json'):
-            relative_cost = benchmark_ratio(relative_cost, config)
+            relative_cost = round(benchmark_ratio(relative_cost, config), 3)
         if relative_cost != 'measure' and not (
                 isinstance(relative_cost, (int, float))
                 and relative_cost >= 1):
