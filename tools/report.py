@@ -17,9 +17,7 @@ the last round (forgetting check), and the totals of the adapter's counters
 for time-budgeted runs, the share of frames adapted on.
 """
 import argparse
-import csv
 import glob
-import io
 import json
 import os
 import os.path as osp
@@ -28,8 +26,9 @@ from typing import Dict, List
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from tta_seg.evaluation.results import (RECORD_KEYS,  # noqa: E402
-                                        RESULTS_FILE, plot_stream)
+from tta_seg.evaluation.results import (RESULTS_FILE,  # noqa: E402
+                                        counter_totals, csv_text,
+                                        plot_stream)
 from tta_seg.utils.io import (atomic_write_text,  # noqa: E402
                              clean_stale_tmp)
 
@@ -83,16 +82,6 @@ def unique_labels(results: List[dict], paths: List[str]) -> List[str]:
         labels = [f'{lab}, {extra(r, p)}' if counts[lab] > 1 else lab
                   for lab, r, p in zip(labels, results, paths)]
     return labels
-
-
-def counter_totals(records: List[dict]) -> Dict[str, int]:
-    """Totals of the adapter counters carried by ``records``."""
-    totals: Dict[str, int] = {}
-    for rec in records:
-        for key, value in rec.items():
-            if key not in RECORD_KEYS and isinstance(value, int):
-                totals[key] = totals.get(key, 0) + value
-    return totals
 
 
 def _mean(values):
@@ -163,9 +152,7 @@ def main(argv=None):
     clean_stale_tmp(args.out)
     text = to_markdown(table, args.title)
     atomic_write_text(osp.join(args.out, 'comparison.md'), text)
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(table)
-    atomic_write_text(osp.join(args.out, 'comparison.csv'), buffer.getvalue())
+    atomic_write_text(osp.join(args.out, 'comparison.csv'), csv_text(table))
     plot_stream([], osp.join(args.out, 'comparison.png'), title=args.title,
                 series={lab: r['records'] for lab, r in zip(labels, results)})
     print(text)

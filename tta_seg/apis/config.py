@@ -75,8 +75,8 @@ def _walk(obj, prefix: str = ''):
 
 def _copies_of(cfg: Config, name: str, limit: int = 3) -> List[str]:
     """Keys of the live config where variable ``name``'s value was put."""
-    value, found = cfg[name], []
-    live = {k: cfg[k] for k in cfg if k in live_keys()}
+    value, found, keys = cfg[name], [], live_keys()
+    live = {k: cfg[k] for k in cfg if k in keys}
     for path, node in _walk(live):
         if isinstance(value, dict) and isinstance(node, dict) and value:
             hit = all(k in node and node[k] == v for k, v in value.items())

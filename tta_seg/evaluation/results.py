@@ -110,12 +110,7 @@ class ResultsWriter:
 
     def counter_totals(self) -> Dict[str, int]:
         """Sum of every counter over the adapted records."""
-        totals: Dict[str, int] = {}
-        for rec in self.records:
-            for key, value in rec.items():
-                if key not in RECORD_KEYS and isinstance(value, int):
-                    totals[key] = totals.get(key, 0) + value
-        return totals
+        return counter_totals(self.records)
 
     def write(self) -> None:
         atomic_write_text(osp.join(self.work_dir, RESULTS_FILE),
@@ -190,9 +185,7 @@ class ResultsWriter:
         return '\nadapter counters: ' + '; '.join(parts) + '\n'
 
     def csv_text(self) -> str:
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(self.table())
-        return buffer.getvalue()
+        return csv_text(self.table())
 
     def finalize(self) -> str:
         """Write summary.md, summary.csv and miou.png; return the markdown."""
@@ -203,6 +196,24 @@ class ResultsWriter:
         plot_stream(self.records, osp.join(self.work_dir, 'miou.png'),
                     title=self.meta['method'])
         return text
+
+
+def counter_totals(records: List[dict]) -> Dict[str, int]:
+    """Totals of the adapter counters that ``records`` carry (every int
+    field that is not one of :data:`RECORD_KEYS`)."""
+    totals: Dict[str, int] = {}
+    for rec in records:
+        for key, value in rec.items():
+            if key not in RECORD_KEYS and isinstance(value, int):
+                totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+def csv_text(rows: List[List[str]]) -> str:
+    """Rows as CSV text (to be written atomically)."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue()
 
 
 def _fmt(value: Optional[float]) -> str:

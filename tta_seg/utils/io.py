@@ -23,7 +23,8 @@ def tmp_path(path: str) -> str:
     return f'{path}.tmp{os.getpid()}'
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (this one included)."""
     if pid == os.getpid():
         return True
     try:
@@ -44,7 +45,7 @@ def clean_stale_tmp(folder: str) -> list:
     removed = []
     for path in glob.glob(osp.join(glob.escape(folder), '*.tmp*')):
         match = _TMP.search(path)
-        if match and osp.isfile(path) and not _pid_alive(int(match[1])):
+        if match and osp.isfile(path) and not pid_alive(int(match[1])):
             try:
                 os.remove(path)
                 removed.append(path)

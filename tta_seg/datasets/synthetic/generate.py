@@ -44,6 +44,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from tta_seg.utils.io import pid_alive
 from ..depth_codec import depth_to_planes
 from .scene import render_scene
 from .weather import CONDITIONS, apply_weather
@@ -418,7 +419,7 @@ def _remove_if_abandoned(tmp: Path) -> bool:
         # read-write (NFS emulates flock with write locks), never create
         lock = open(tmp / LOCK_FILE, 'r+b')
     except FileNotFoundError:
-        if _pid_alive(int(pid)):
+        if pid_alive(int(pid)):
             return False
         shutil.rmtree(tmp, ignore_errors=True)
         return True
@@ -428,16 +429,6 @@ def _remove_if_abandoned(tmp: Path) -> bool:
         except OSError:  # held: its writer is running
             return False
         shutil.rmtree(tmp, ignore_errors=True)  # still holding the lock
-    return True
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
     return True
 
 

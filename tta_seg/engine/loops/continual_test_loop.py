@@ -145,6 +145,19 @@ def shift_steps(dataset: dict) -> List[dict]:
                                            or 'schedule' in step)]
 
 
+def _full_init(dataset, where: str) -> None:
+    """``dataset.full_init()``; mmengine fails on an empty folder with an
+    anonymous numpy error, so that case is listed again and named (only on
+    failure: the folder is listed once when it holds data)."""
+    try:
+        dataset.full_init()
+    except ValueError:
+        if hasattr(dataset, 'load_data_list') and \
+                not dataset.load_data_list():
+            raise FileNotFoundError(f'no image found under {where}')
+        raise
+
+
 def _load_first(dataset) -> None:
     """Read and check the first image and label, naming both on failure."""
     try:
@@ -251,13 +264,7 @@ class ContinualTestLoop(BaseLoop):
             f"({dataset.get('data_prefix', '')})"
         try:
             built = DATASETS.build(dict(dataset, lazy_init=True))
-            # listed before the full init, which fails on an empty list
-            # with an anonymous numpy error (wrappers such as
-            # ConcatDataset list nothing themselves)
-            if hasattr(built, 'load_data_list') and \
-                    not built.load_data_list():
-                raise FileNotFoundError(f'no image found under {where}')
-            built.full_init()
+            _full_init(built, where)
             if len(built) == 0:
                 raise FileNotFoundError(f'no image found under {where}')
             _load_first(built)
