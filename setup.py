@@ -30,6 +30,9 @@ setup(
         # under NumPy 2; pulls scikit-image and numba. Capped below 1.2: a
         # new release may redraw the corrupted images
         'imagecorruptions-imaug>=1.1.5,<1.2',
+        # sweeps (tta_seg/sweep): Ray core only, no Tune extras; a local
+        # instance by default, the same code on a cluster
+        'ray>=2.40,<3',
     ],
     extras_require={'tests': ['pytest']},
 )

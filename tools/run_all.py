@@ -1,108 +1,84 @@
-"""Run every method on the embedded benchmark and compare them.
+"""Run every method on the embedded benchmark and compare them: the preset
+sweep ``configs/sweeps/embedded.py`` (:mod:`tta_seg.sweep`, on a local Ray
+instance), filtered by model and method.
 
     python tools/run_all.py [--models r18 b0] [--methods source tent ...]
-        [--jobs 2] [--work-root work_dirs/all] [--cfg-options k=v ...]
+        [--jobs 2] [--seeds 0] [--streams fixed] [--work-root DIR]
+        [--cfg-options k=v ...] [--address ADDR]
 
-Runs ``tools/test_tta.py`` for each (model, method) config below, ``--jobs``
-at a time (each with ``OMP_NUM_THREADS = cores / jobs``), skipping runs whose
-``results.json`` is complete and resuming interrupted ones, then writes
-``tools/report.py`` comparisons per model into ``<work-root>/report_<model>``.
+``--jobs`` trials run at once, each with ``cores / jobs`` CPUs (threads).
+Finished trials are skipped and interrupted ones resumed. Writes the
+sweep's leaderboard into the work root and the ``tools/report.py``
+comparisons per model into ``<work-root>/report_<model>``.
 """
 import argparse
-import json
 import os
 import os.path as osp
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import tta_seg  # noqa: E402,F401  (mmcv-lite shim before mmseg)
+from mmengine.config import DictAction  # noqa: E402
+
+from tta_seg.sweep.spec import (STREAM_PRESETS, expand,  # noqa: E402
+                                load_sweep)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-#: model key -> {method key: config}
-CONFIGS = {
-    'r18': {
-        'source': 'configs/source/source_deeplabv3plus-r18_synthetic.py',
-        'bn_adapt': 'configs/bn_adapt/bn-adapt_deeplabv3plus-r18_synthetic.py',
-        'tent': 'configs/tent/tent_deeplabv3plus-r18_synthetic.py',
-        'tent_original':
-        'configs/tent/tent-original_deeplabv3plus-r18_synthetic.py',
-        'cotta': 'configs/cotta/cotta_deeplabv3plus-r18_synthetic.py',
-        'ecotta': 'configs/ecotta/ecotta_deeplabv3plus-r18_synthetic.py',
-        'diga': 'configs/diga/diga_deeplabv3plus-r18_synthetic.py',
-        'sar': 'configs/sar/sar_deeplabv3plus-r18_synthetic.py',
-        'gprebn': 'configs/gprebn/gprebn_deeplabv3plus-r18_synthetic.py',
-        # the same model trained with SelfNorm/CrossNorm
-        'sncn_source': 'configs/sncn/source_deeplabv3plus-r18-sncn_synthetic.py',
-        'sncn_tent': 'configs/sncn/tent_deeplabv3plus-r18-sncn_synthetic.py',
-    },
-    'b0': {
-        'source': 'configs/source/source_segformer-b0_synthetic.py',
-        'bn_adapt': 'configs/bn_adapt/bn-adapt_segformer-b0_synthetic.py',
-        'tent': 'configs/tent/tent_segformer-b0_synthetic.py',
-        'cotta': 'configs/cotta/cotta_segformer-b0_synthetic.py',
-        'ecotta': 'configs/ecotta/ecotta_segformer-b0_synthetic.py',
-        'diga': 'configs/diga/diga_segformer-b0_synthetic.py',
-        'sar': 'configs/sar/sar_segformer-b0_synthetic.py',
-    },
-}
+PRESET = osp.join(ROOT, 'configs', 'sweeps', 'embedded.py')
 
 
-def is_done(work_dir: str) -> bool:
-    path = osp.join(work_dir, 'results.json')
-    if not osp.exists(path):
-        return False
-    with open(path) as f:
-        res = json.load(f)
-    return len(res['records']) == res['rounds'] * len(res['domains'])
-
-
-def run_one(config: str, work_dir: str, threads: int, extra: list) -> int:
-    if is_done(work_dir):
-        print(f'done already: {work_dir}', flush=True)
-        return 0
-    cmd = [sys.executable, osp.join(ROOT, 'tools/test_tta.py'), config,
-           '--work-dir', work_dir]
-    if osp.exists(osp.join(work_dir, 'resume_state.pth')):
-        cmd.append('--resume')
-    if extra:
-        cmd += ['--cfg-options'] + extra
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    os.makedirs(work_dir, exist_ok=True)
-    with open(osp.join(work_dir, 'run.log'), 'a') as log:
-        print('running', ' '.join(cmd), flush=True)
-        code = subprocess.call(cmd, cwd=ROOT, env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
-    print(f'finished ({code}): {work_dir}', flush=True)
-    return code
+def select(configs: dict, models, methods) -> dict:
+    """The preset's configs of the given models (key prefix) and methods
+    (the rest of the key)."""
+    out = {}
+    for key, cfg in configs.items():
+        model, method = key.split('_', 1)
+        if (models is None or model in models) and \
+                (methods is None or method in methods):
+            out[key] = cfg
+    if not out:
+        raise SystemExit(f'no preset config for models {models} and '
+                         f'methods {methods}; keys: {sorted(configs)}')
+    return out
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--models', nargs='+', default=list(CONFIGS))
-    parser.add_argument('--methods', nargs='+', default=None)
-    parser.add_argument('--jobs', type=int, default=1)
-    parser.add_argument('--work-root', default='work_dirs/all')
-    parser.add_argument('--cfg-options', nargs='+', default=[])
-    args = parser.parse_args(argv)
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    jobs = [(cfg, osp.join(args.work_root, f'{model}_{method}'))
-            for model in args.models
-            for method, cfg in CONFIGS[model].items()
-            if args.methods is None or method in args.methods]
-    with ThreadPoolExecutor(args.jobs) as pool:
-        codes = list(pool.map(
-            lambda job: run_one(job[0], job[1], threads, args.cfg_options),
-            jobs))
-    for model in args.models:
-        dirs = [d for c, d in jobs if osp.basename(d).startswith(model + '_')
-                and osp.exists(osp.join(d, 'results.json'))]
+    from tta_seg.sweep.engine import run_sweep
+    from tta_seg.sweep.leaderboard import write_leaderboard
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--models', nargs='+')
+    p.add_argument('--methods', nargs='+')
+    p.add_argument('--jobs', type=int, default=1)
+    p.add_argument('--seeds', nargs='+', type=int)
+    p.add_argument('--streams', nargs='+', choices=sorted(STREAM_PRESETS))
+    p.add_argument('--work-root', default='work_dirs/all')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    p.add_argument('--address')
+    args = p.parse_args(argv)
+    sweep = load_sweep(PRESET, dict(seeds=args.seeds))
+    sweep['configs'] = select(sweep['configs'], args.models, args.methods)
+    if args.streams:
+        sweep['streams'] = {n: STREAM_PRESETS[n] for n in args.streams}
+    if args.cfg_options:
+        sweep['cfg_options'] = dict(args.cfg_options)
+    trials = expand(sweep)
+    cores = os.cpu_count() or 1
+    outcomes = run_sweep(trials, args.work_root, args.address,
+                         cpus_per_trial=max(1, cores // args.jobs),
+                         num_cpus=None if args.address else cores)
+    print(write_leaderboard(args.work_root, 'Embedded benchmark'))
+    for model in sorted({k.split('_', 1)[0] for k in sweep['configs']}):
+        dirs = [osp.join(args.work_root, t.name) for t in trials
+                if t.key.startswith(model + '_') and
+                outcomes[t.name]['status'] != 'failed']
         if dirs:
             subprocess.call([sys.executable, osp.join(ROOT, 'tools/report.py'),
                              *dirs, '--out',
                              osp.join(args.work_root, f'report_{model}'),
-                             '--title', f'Embedded benchmark, {model}'],
-                            cwd=ROOT)
-    return max(codes) if codes else 0
+                             '--title', f'Embedded benchmark, {model}'])
+    return int(any(o['status'] == 'failed' for o in outcomes.values()))
 
 
 if __name__ == '__main__':

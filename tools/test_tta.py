@@ -10,8 +10,6 @@ Writes ``results.json`` after every (round, domain) and ``summary.md``,
 (default ``work_dirs/<config name>``). Modelled on mmseg's tools/test.py.
 """
 import argparse
-import logging
-import os
 import os.path as osp
 import sys
 import warnings
@@ -27,10 +25,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import tta_seg  # noqa: E402,F401  (mmcv-lite shim before mmseg)
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
-from tta_seg.apis import (compose_model_cfg, load_config,  # noqa: E402
-                          prepare_data)
+from tta_seg.apis.run import build_run_cfg, run_tta  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -70,47 +66,15 @@ def parse_args(argv=None):
 
 
 def build_cfg(args) -> Config:
-    cfg = load_config(args.config, args.cfg_options, args.launcher,
-                      args.work_dir, args.data_root)
-    randomness = dict(cfg.get('randomness', {}))
-    if args.seed is not None:
-        randomness['seed'] = args.seed
-    if args.deterministic:
-        randomness['deterministic'] = True
-    cfg.randomness = randomness
-    cfg.test_cfg.resume = args.resume
-    if args.show_dir:
-        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
-            dict(type='ShowPredictionsHook', out_dir=args.show_dir)]
-    return compose_model_cfg(cfg, args.checkpoint, args.unsafe_checkpoint)
-
-
-def build_runner(cfg: Config, verbose: bool = False) -> Runner:
-    """The Runner; unless ``verbose``, without mmengine's environment and
-    config dump on the console (the config is still saved in the work
-    dir), and with the run's own INFO lines kept."""
-    if verbose:
-        return Runner.from_cfg(cfg)
-    level = cfg.get('log_level', 'INFO')
-    cfg.log_level = 'WARNING'
-    runner = Runner.from_cfg(cfg)
-    cfg.log_level = level
-    for handler in runner.logger.handlers:
-        handler.setLevel(logging._nameToLevel.get(str(level), level))
-    return runner
+    return build_run_cfg(
+        args.config, args.work_dir, args.cfg_options, args.seed, args.resume,
+        args.data_root, args.checkpoint, args.unsafe_checkpoint,
+        args.deterministic, args.launcher, args.show_dir)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = build_cfg(args)
-    prepare_data(cfg)
-    os.makedirs(cfg.work_dir, exist_ok=True)
-    runner = build_runner(cfg, args.verbose)
-    model = cfg.model
-    runner.logger.info(
-        f"{model['type']} on {osp.basename(args.config)}: source weights "
-        f"{model.get('source_checkpoint')}, work dir {cfg.work_dir}")
-    return runner.test()
+    return run_tta(build_cfg(args), args.verbose)
 
 
 if __name__ == '__main__':

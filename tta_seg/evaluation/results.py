@@ -12,7 +12,8 @@ domain), so an interrupted run keeps everything it finished::
      "forgetting": [records of the source split, without adapting],
      "mixed": [records of the whole stream, when its domains are mixed],
      "fingerprint": str, "overrides": {key: value}, "seed": int,
-     "identity": {what defines the run, see tta_seg.utils.run_identity}}
+     "identity": {what defines the run, see tta_seg.utils.run_identity},
+     "complete": true (once every record and check is written)}
 
 Metrics are percentages. ``mean_mIoU`` averages the records present.
 Every record carries the increase, during that record, of each counter of
@@ -188,7 +189,11 @@ class ResultsWriter:
         return csv_text(self.table())
 
     def finalize(self) -> str:
-        """Write summary.md, summary.csv and miou.png; return the markdown."""
+        """Mark ``results.json`` complete (``"complete": true``: every
+        record and check written; sweeps skip such runs) and write
+        summary.md, summary.csv and miou.png; return the markdown."""
+        self.extra['complete'] = True
+        self.write()
         text = self.markdown()
         atomic_write_text(osp.join(self.work_dir, 'summary.md'), text)
         atomic_write_text(osp.join(self.work_dir, 'summary.csv'),

@@ -1,0 +1,116 @@
+"""Run a sweep (configs × streams × grid × seeds) on Ray and write its
+leaderboard.
+
+    python tools/sweep.py [SWEEP_CONFIG] [--configs CFG.py ...]
+        [--seeds 0 1 2] [--grid KEY=V1,V2 ...] [--streams fixed random ...]
+        [--cfg-options k=v ...] [--data-root [NAME=]PATH ...]
+        [--work-root DIR] [--address ADDR] [--num-cpus N]
+        [--cpus-per-trial C] [--gpus-per-trial G] [--max-retries R]
+        [--val-stream NAME --test-stream NAME] [--report-only] [--dry-run]
+
+A sweep config (``configs/sweeps/*.py``) defines ``sweep = dict(...)``
+(:mod:`tta_seg.sweep.spec`); the flags replace its entries or, without a
+file, define the sweep. ``--streams`` takes preset names
+(:data:`tta_seg.sweep.spec.STREAM_PRESETS`). Without ``--address`` (or
+``$RAY_ADDRESS``) a local Ray instance runs the trials; with it, the
+same command runs them on an existing cluster. Re-running a sweep skips
+its finished trials and resumes interrupted ones. Writes
+``sweep.json`` (every trial's status), ``leaderboard.{md,csv,png}``
+and, with ``--val-stream``, ``selected.{md,csv}`` into the work root.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import tta_seg  # noqa: E402,F401  (mmcv-lite shim before mmseg)
+from mmengine.config import DictAction  # noqa: E402
+
+from tta_seg.sweep.spec import (STREAM_PRESETS, expand,  # noqa: E402
+                                load_sweep, parse_grid)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('sweep', nargs='?', help='sweep config file')
+    p.add_argument('--configs', nargs='+', help='method configs')
+    p.add_argument('--seeds', nargs='+', type=int)
+    p.add_argument('--grid', nargs='+', metavar='KEY=V1,V2',
+                   help='overrides to sweep (cartesian product)')
+    p.add_argument('--streams', nargs='+', choices=sorted(STREAM_PRESETS),
+                   help='stream variants')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='overrides of every trial')
+    p.add_argument('--data-root', action='append', metavar='[NAME=]PATH')
+    p.add_argument('--work-root', help='default: the sweep\'s work_root, '
+                   'else work_dirs/sweeps/<sweep config name>')
+    p.add_argument('--address', help='Ray cluster (default $RAY_ADDRESS, '
+                   'else a local instance)')
+    p.add_argument('--num-cpus', type=int,
+                   help='CPUs of the local instance (default all)')
+    p.add_argument('--cpus-per-trial', type=float, default=1)
+    p.add_argument('--gpus-per-trial', type=float, default=0)
+    p.add_argument('--max-retries', type=int, default=3,
+                   help='retries of a trial whose worker died')
+    p.add_argument('--val-stream', help='choose grid points on this stream')
+    p.add_argument('--test-stream', help='... and report them on this one')
+    p.add_argument('--title', default=None)
+    p.add_argument('--report-only', action='store_true',
+                   help='only rewrite the leaderboard')
+    p.add_argument('--dry-run', action='store_true',
+                   help='list the trials and check their configs')
+    return p.parse_args(argv)
+
+
+def build_sweep(args) -> dict:
+    overrides = dict(configs=args.configs, seeds=args.seeds,
+                     data_roots=args.data_root)
+    if args.grid:
+        overrides['grid'] = parse_grid(args.grid)
+    if args.streams:
+        overrides['streams'] = {n: STREAM_PRESETS[n] for n in args.streams}
+    if args.cfg_options:
+        overrides['cfg_options'] = dict(args.cfg_options)
+    if args.sweep:
+        return load_sweep(args.sweep, overrides)
+    if not args.configs:
+        raise SystemExit('give a sweep config or --configs')
+    return {k: v for k, v in overrides.items() if v is not None}
+
+
+def main(argv=None):
+    from tta_seg.sweep.engine import run_sweep
+    from tta_seg.sweep.leaderboard import write_leaderboard
+    from tta_seg.sweep.spec import check_trials
+    args = parse_args(argv)
+    sweep = build_sweep(args)
+    name = osp.splitext(osp.basename(args.sweep or 'sweep'))[0]
+    work_root = args.work_root or sweep.get('work_root') or osp.join(
+        'work_dirs', 'sweeps', name)
+    selection = dict(sweep.get('selection') or {})
+    val = args.val_stream or selection.get('val')
+    test = args.test_stream or selection.get('test')
+    if val and not test:
+        raise SystemExit('--val-stream needs --test-stream')
+    trials = expand(sweep)
+    if args.dry_run:
+        errors = check_trials(trials, work_root)
+        for trial in trials:
+            print(trial.name, errors.get(trial.name, 'ok'))
+        return 1 if errors else 0
+    if not args.report_only:
+        outcomes = run_sweep(trials, work_root, args.address,
+                             args.cpus_per_trial, args.gpus_per_trial,
+                             args.max_retries, args.num_cpus)
+        failed = {n: o for n, o in outcomes.items()
+                  if o['status'] == 'failed'}
+        for n, o in failed.items():
+            print(f"FAILED {n}: {o['error']}", file=sys.stderr)
+    print(write_leaderboard(work_root, args.title or f'Sweep {name}',
+                            val, test))
+    return 1 if not args.report_only and failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

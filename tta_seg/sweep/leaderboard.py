@@ -1,0 +1,263 @@
+"""The leaderboard of a sweep: trials grouped by (config, stream, grid
+point), mean ± standard deviation over their seeds (and so over the
+domain orders a random-order stream draws from them).
+
+Per trial: each domain's mIoU averaged over the rounds, the mean over all
+records, the source split after the last round (forgetting check), the
+seconds per image (the records' ``seconds`` over their ``num_images``:
+adaptation plus evaluation, as the run timed them) and the trial's peak
+memory (resident set, and CUDA peak where measured). Per group: the mean
+and the sample standard deviation (n − 1) of each over the group's seeds;
+no ± for a single seed.
+
+Hyper-parameters are chosen on a validation stream
+(:func:`choose_on_validation`: only that stream's trials are read) and
+reported on the test stream (:func:`selected_rows`).
+"""
+import json
+import math
+import os.path as osp
+from typing import Dict, List, Optional, Tuple
+
+from tta_seg.evaluation.results import csv_text
+from .engine import SWEEP_FILE
+from .trial import read_results
+
+#: Columns after the domains, in order.
+SUMMARY_COLUMNS = ('mean', 'source after', 's/img', 'peak MiB')
+
+
+def load_trials(work_root: str) -> List[dict]:
+    """The trials of ``work_root/sweep.json``, each with ``results`` (its
+    results.json when complete, else None)."""
+    path = osp.join(work_root, SWEEP_FILE)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'no {SWEEP_FILE} in {work_root}: not the '
+                                'work root of a sweep')
+    with open(path) as f:
+        trials = json.load(f)['trials']
+    for trial in trials:
+        res = read_results(osp.join(work_root, trial['name']))
+        trial['results'] = res if res and res.get('complete') else None
+    return trials
+
+
+def _mean(values: List[float]) -> Optional[float]:
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def trial_summary(trial: dict) -> Dict[str, float]:
+    """One trial's numbers (see the module docstring)."""
+    res = trial['results']
+    recs = res['records']
+    out = {d: _mean([r['mIoU'] for r in recs if r['domain'] == d])
+           for d in res['domains']}
+    out['mean'] = _mean([r['mIoU'] for r in recs])
+    if res.get('forgetting'):
+        out['source after'] = res['forgetting'][-1]['mIoU']
+    images = sum(r.get('num_images', 0) for r in recs)
+    if images:
+        out['s/img'] = sum(r.get('seconds', 0.0) for r in recs) / images
+    out['peak MiB'] = trial.get('peak_cuda_mb') or trial.get('peak_rss_mb')
+    return out
+
+
+def mean_std(values: List[float]) -> Tuple[Optional[float],
+                                           Optional[float], int]:
+    """Mean, sample standard deviation (None below two values), count."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None, 0
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, None, len(values)
+    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return mean, math.sqrt(var), len(values)
+
+
+def group_key(trial: dict) -> Tuple[str, str, str]:
+    params = trial.get('params') or {}
+    text = ','.join(f'{k}={params[k]}' for k in sorted(params))
+    return trial['key'], trial['stream'], text
+
+
+def leaderboard(trials: List[dict]) -> List[dict]:
+    """One row per group of finished trials: ``key``, ``stream``,
+    ``params``, ``method``, ``n`` (seeds), ``seeds``, ``stats`` (column ->
+    (mean, std)) and ``rounds`` (per-round mean mIoU of each seed, for
+    the plot); in the order the groups first appear."""
+    groups: Dict[tuple, List[dict]] = {}
+    for trial in trials:
+        if trial.get('results'):
+            groups.setdefault(group_key(trial), []).append(trial)
+    rows = []
+    for (key, stream, params), members in groups.items():
+        summaries = [trial_summary(t) for t in members]
+        columns = list(dict.fromkeys(c for s in summaries for c in s))
+        stats = {c: mean_std([s.get(c) for s in summaries])[:2]
+                 for c in columns}
+        rows.append(dict(key=key, stream=stream, params=params,
+                         method=members[0]['results']['method'],
+                         n=len(members), seeds=[t['seed'] for t in members],
+                         stats=stats, rounds=[_round_means(t['results'])
+                                              for t in members]))
+    return rows
+
+
+def _round_means(res: dict) -> List[float]:
+    rounds = sorted({r['round'] for r in res['records']})
+    return [_mean([r['mIoU'] for r in res['records'] if r['round'] == k])
+            for k in rounds]
+
+
+def choose_on_validation(trials: List[dict], val_stream: str,
+                         metric: str = 'mean') -> Dict[str, dict]:
+    """For each config key, the grid point with the best mean ``metric``
+    over seeds on ``val_stream``; only that stream's trials are read.
+
+    Returns:
+        dict: config key -> dict(params=text, score=mean, n=seeds,
+        candidates={params text: mean}).
+    """
+    val = [t for t in trials if t['stream'] == val_stream]
+    chosen = {}
+    for row in leaderboard(val):
+        score = row['stats'].get(metric, (None, None))[0]
+        entry = chosen.setdefault(row['key'], dict(candidates={}))
+        entry['candidates'][row['params']] = score
+        if score is not None and score > entry.get('score', -math.inf):
+            entry.update(params=row['params'], score=score, n=row['n'])
+    return chosen
+
+
+def selected_rows(rows: List[dict], chosen: Dict[str, dict],
+                  test_stream: str) -> List[dict]:
+    """The test-stream rows of the chosen grid points, each with the
+    validation score it was chosen by (``val``)."""
+    out = []
+    for row in rows:
+        pick = chosen.get(row['key'])
+        if row['stream'] == test_stream and pick and \
+                pick.get('params') == row['params']:
+            out.append(dict(row, val=pick['score']))
+    return out
+
+
+def _cell(stat) -> str:
+    mean, std = stat if stat else (None, None)
+    if mean is None:
+        return '-'
+    digits = 3 if abs(mean) < 1 else 1
+    return f'{mean:.{digits}f}' + (f' ± {std:.{digits}f}'
+                                    if std is not None else '')
+
+
+def table(rows: List[dict], extra: Tuple[str, ...] = ()) -> List[List[str]]:
+    """Header + one line per row: run, stream, params, n, each domain,
+    the summary columns (and ``extra`` top-level row keys)."""
+    domains = list(dict.fromkeys(
+        c for r in rows for c in r['stats'] if c not in SUMMARY_COLUMNS))
+    columns = domains + [c for c in SUMMARY_COLUMNS
+                         if any(c in r['stats'] for r in rows)]
+    out = [['run', 'stream', 'overrides', 'seeds'] + columns + list(extra)]
+    for r in rows:
+        out.append([f"{r['method']} ({r['key']})", r['stream'],
+                    r['params'] or '-', str(r['n'])] +
+                   [_cell(r['stats'].get(c)) for c in columns] +
+                   [_cell((r.get(e), None)) for e in extra])
+    return out
+
+
+def markdown(rows: List[List[str]], title: str) -> str:
+    lines = [f'## {title}', '', 'mIoU (%), mean ± sample std over seeds; '
+             'domain columns average the rounds; s/img: seconds per image '
+             '(adapting and scoring); peak MiB: peak memory of the trial',
+             '', '| ' + ' | '.join(rows[0]) + ' |',
+             '|' + '---|' * len(rows[0])]
+    lines += ['| ' + ' | '.join(r) + ' |' for r in rows[1:]]
+    return '\n'.join(lines) + '\n'
+
+
+def write_csv(path: str, rows: List[List[str]]) -> None:
+    from tta_seg.utils.io import atomic_write_text
+    atomic_write_text(path, csv_text(rows))
+
+
+def plot(rows: List[dict], path: str, title: str = '') -> None:
+    """Left: mean mIoU per round, mean over seeds with a ± std band; right:
+    each row's mean with its std as an error bar."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    from tta_seg.utils.io import atomic_write
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(13, 0.35 * len(rows) + 3),
+        gridspec_kw=dict(width_ratios=[3, 2]))
+    colours = plt.get_cmap('tab20' if len(rows) > 10 else 'tab10')
+    labels = [f"{r['method']} ({r['key']}) {r['stream']} {r['params']}"
+              .strip() for r in rows]
+    for i, (row, label) in enumerate(zip(rows, labels)):
+        per_round = list(zip(*row['rounds']))
+        stats = [mean_std(list(v)) for v in per_round]
+        xs = range(1, len(stats) + 1)
+        mean = [s[0] for s in stats]
+        std = [s[1] or 0.0 for s in stats]
+        colour = colours(i % colours.N)
+        left.plot(xs, mean, marker='o', color=colour, label=label)
+        left.fill_between(xs, [m - s for m, s in zip(mean, std)],
+                          [m + s for m, s in zip(mean, std)],
+                          color=colour, alpha=0.2)
+    left.set_xlabel('round')
+    left.set_ylabel('mIoU (%), mean over the round')
+    left.grid(alpha=0.3)
+    left.legend(fontsize=7)
+    means = [r['stats'].get('mean', (None, None)) for r in rows]
+    right.barh(range(len(rows)), [m or 0.0 for m, _ in means],
+               xerr=[s or 0.0 for _, s in means],
+               color=[colours(i % colours.N) for i in range(len(rows))])
+    right.set_yticks(range(len(rows)))
+    right.set_yticklabels(labels, fontsize=7)
+    right.invert_yaxis()
+    right.set_xlabel('mIoU (%), mean ± std over seeds')
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120,
+                                                   format='png'))
+    finally:
+        plt.close(fig)
+
+
+def write_leaderboard(work_root: str, title: str = 'Sweep leaderboard',
+                      val_stream: Optional[str] = None,
+                      test_stream: Optional[str] = None) -> str:
+    """Write ``leaderboard.{md,csv,png}`` into the work root (and, with a
+    validation stream, ``selected.{md,csv}``: the test-stream rows of the
+    grid points chosen on it); return the Markdown."""
+    from tta_seg.utils.io import atomic_write_text
+    trials = load_trials(work_root)
+    rows = leaderboard(trials)
+    if not rows:
+        raise RuntimeError(f'no finished trial in {work_root}')
+    grid = table(rows)
+    text = markdown(grid, title)
+    failed = [t for t in trials if t.get('status') == 'failed']
+    if failed:
+        text += '\nfailed trials:\n' + ''.join(
+            f"- {t['name']}: {t.get('error')}\n" for t in failed)
+    if val_stream:
+        chosen = choose_on_validation(trials, val_stream)
+        picked = selected_rows(rows, chosen, test_stream)
+        sel = table(picked, extra=('val', ))
+        sel_text = markdown(sel, f'{title}: chosen on the {val_stream} '
+                            f'stream, reported on {test_stream}')
+        atomic_write_text(osp.join(work_root, 'selected.md'), sel_text)
+        write_csv(osp.join(work_root, 'selected.csv'), sel)
+        text += '\n' + sel_text
+    atomic_write_text(osp.join(work_root, 'leaderboard.md'), text)
+    write_csv(osp.join(work_root, 'leaderboard.csv'), grid)
+    plot(rows, osp.join(work_root, 'leaderboard.png'), title)
+    return text
