@@ -17,6 +17,9 @@ same command runs them on an existing cluster. Re-running a sweep skips
 its finished trials and resumes interrupted ones. Writes
 ``sweep.json`` (every trial's status), ``leaderboard.{md,csv,png}``
 and, with ``--val-stream``, ``selected.{md,csv}`` into the work root.
+With a validation stream the sweep runs in two phases: the validation
+trials, then on the test stream only the grid point each config chose
+(``--test-all`` runs every test trial).
 """
 import argparse
 import os.path as osp
@@ -55,6 +58,9 @@ def parse_args(argv=None):
                    help='retries of a trial whose worker died')
     p.add_argument('--val-stream', help='choose grid points on this stream')
     p.add_argument('--test-stream', help='... and report them on this one')
+    p.add_argument('--test-all', action='store_true',
+                   help='with a validation stream, also run every grid '
+                   'point on the test stream (default: only the chosen)')
     p.add_argument('--title', default=None)
     p.add_argument('--report-only', action='store_true',
                    help='only rewrite the leaderboard')
@@ -81,7 +87,9 @@ def build_sweep(args) -> dict:
 
 def main(argv=None):
     from tta_seg.sweep.engine import run_sweep
-    from tta_seg.sweep.leaderboard import write_leaderboard
+    from tta_seg.sweep.leaderboard import (choose_on_validation,
+                                           chosen_trials, load_trials,
+                                           write_leaderboard)
     from tta_seg.sweep.spec import check_trials
     args = parse_args(argv)
     sweep = build_sweep(args)
@@ -99,17 +107,27 @@ def main(argv=None):
         for trial in trials:
             print(trial.name, errors.get(trial.name, 'ok'))
         return 1 if errors else 0
+    failed = {}
     if not args.report_only:
-        outcomes = run_sweep(trials, work_root, args.address,
-                             args.cpus_per_trial, args.gpus_per_trial,
-                             args.max_retries, args.num_cpus)
-        failed = {n: o for n, o in outcomes.items()
-                  if o['status'] == 'failed'}
+        def run(part):
+            outcomes = run_sweep(part, work_root, args.address,
+                                 args.cpus_per_trial, args.gpus_per_trial,
+                                 args.max_retries, args.num_cpus)
+            failed.update({n: o for n, o in outcomes.items()
+                           if o['status'] == 'failed'})
+        if val and not args.test_all:
+            # validation first; then only the chosen grid points are tested
+            run([t for t in trials if t.stream == val])
+            chosen = choose_on_validation(load_trials(work_root), val)
+            run([t for t in trials if t.stream not in (val, test)] +
+                chosen_trials(trials, chosen, test))
+        else:
+            run(trials)
         for n, o in failed.items():
             print(f"FAILED {n}: {o['error']}", file=sys.stderr)
     print(write_leaderboard(work_root, args.title or f'Sweep {name}',
                             val, test))
-    return 1 if not args.report_only and failed else 0
+    return 1 if failed else 0
 
 
 if __name__ == '__main__':

@@ -186,3 +186,32 @@ def test_a_finished_trial_of_another_run_is_refused(env, tmp_path):
     changed = dict(trial.to_dict(), cfg_options={'test_cfg.rounds': 2})
     with pytest.raises(TrialConflict, match='another run'):
         run_trial(changed, str(tmp_path))
+
+
+def test_two_phase_selection_runs_only_the_chosen_test_point(env, tmp_path):
+    import sys
+    sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
+    import sweep as sweep_tool
+    cfg = tmp_path / 'lr_sweep.py'
+    cfg.write_text(textwrap.dedent(f'''
+    sweep = dict(
+        configs=dict(tent=dict(config={str(env / 'tent.py')!r},
+                               grid={{'adapter.optim_wrapper.optimizer.lr':
+                                      [0.05, 0.0]}})),
+        streams=dict(val={{'test_cfg.domains': [{{'name': 'b',
+            'dataset': {tiny_dataset_cfg(str(env / 'data'), 'b')!r}}}]}},
+                     test={{}}),
+        selection=dict(val='val', test='test'))
+    '''))
+    assert sweep_tool.main([str(cfg), '--work-root', str(tmp_path / 'w'),
+                            '--num-cpus', '2']) == 0
+    saved = json.loads((tmp_path / 'w' / 'sweep.json').read_text())
+    names = [t['name'] for t in saved['trials']]
+    assert sorted(names[:2]) == ['tent-val-lr=0.0-seed0',
+                                 'tent-val-lr=0.05-seed0']
+    val = {t['params']['adapter.optim_wrapper.optimizer.lr']: t['mean_mIoU']
+           for t in saved['trials'][:2]}
+    best = max(val, key=val.get)
+    assert names[2:] == [f'tent-test-lr={best}-seed0']
+    selected = (tmp_path / 'w' / 'selected.md').read_text()
+    assert f'lr={best}' in selected

@@ -100,11 +100,22 @@ def _land(outcome: dict, work_root: str) -> dict:
 
 def write_sweep_file(work_root: str, trials: List[Trial],
                      outcomes: Dict[str, dict], **extra) -> None:
-    rows = [dict(t.to_dict(), **outcomes.get(t.name, dict(status='pending')))
-            for t in trials]
-    atomic_write_text(osp.join(work_root, SWEEP_FILE), json.dumps(
-        dict(work_root=work_root, **extra, trials=rows), indent=1,
-        default=str))
+    """Update ``sweep.json``: the rows of these trials replace those of the
+    same name; rows of other trials (an earlier call on another part of
+    the sweep, e.g. the validation phase) are kept."""
+    path = osp.join(work_root, SWEEP_FILE)
+    old = {}
+    if osp.isfile(path):
+        with open(path) as f:
+            old = json.load(f)
+    rows = {r['name']: r for r in old.get('trials', [])}
+    for t in trials:
+        rows[t.name] = dict(t.to_dict(),
+                            **outcomes.get(t.name, dict(status='pending')))
+    meta = {k: v for k, v in old.items() if k not in ('trials', 'work_root')}
+    atomic_write_text(path, json.dumps(
+        dict(work_root=work_root, **dict(meta, **extra),
+             trials=list(rows.values())), indent=1, default=str))
 
 
 def run_sweep(trials: List[Trial], work_root: str,

@@ -76,10 +76,22 @@ def mean_std(values: List[float]) -> Tuple[Optional[float],
     return mean, math.sqrt(var), len(values)
 
 
+def params_key(params: Optional[dict]) -> str:
+    """A grid point as text (``'a.lr=0.001,b=2'``), the form choices use."""
+    params = params or {}
+    return ','.join(f'{k}={params[k]}' for k in sorted(params))
+
+
 def group_key(trial: dict) -> Tuple[str, str, str]:
-    params = trial.get('params') or {}
-    text = ','.join(f'{k}={params[k]}' for k in sorted(params))
-    return trial['key'], trial['stream'], text
+    return trial['key'], trial['stream'], params_key(trial.get('params'))
+
+
+def chosen_trials(trials: list, chosen: Dict[str, dict],
+                  test_stream: str) -> list:
+    """The :class:`~tta_seg.sweep.spec.Trial` objects of ``test_stream``
+    at the grid points ``chosen`` (of :func:`choose_on_validation`)."""
+    return [t for t in trials if t.stream == test_stream and
+            chosen.get(t.key, {}).get('params') == params_key(t.params)]
 
 
 def leaderboard(trials: List[dict]) -> List[dict]:
