@@ -6,7 +6,8 @@ leaderboard.
         [--cfg-options k=v ...] [--data-root [NAME=]PATH ...]
         [--work-root DIR] [--address ADDR] [--num-cpus N]
         [--cpus-per-trial C] [--gpus-per-trial G] [--max-retries R]
-        [--val-stream NAME --test-stream NAME] [--report-only] [--dry-run]
+        [--val-stream NAME --test-stream NAME] [--test-all]
+        [--only PATTERN ...] [--report-only] [--dry-run]
 
 A sweep config (``configs/sweeps/*.py``) defines ``sweep = dict(...)``
 (:mod:`tta_seg.sweep.spec`); the flags replace its entries or, without a
@@ -22,6 +23,7 @@ trials, then on the test stream only the grid point each config chose
 (``--test-all`` runs every test trial).
 """
 import argparse
+import fnmatch
 import os.path as osp
 import sys
 
@@ -64,6 +66,10 @@ def parse_args(argv=None):
     p.add_argument('--title', default=None)
     p.add_argument('--report-only', action='store_true',
                    help='only rewrite the leaderboard')
+    p.add_argument('--only', nargs='+', metavar='PATTERN',
+                   help='run only the trials whose names match one of '
+                   "these shell patterns (e.g. 'r18_cotta-budget-*'); the "
+                   'leaderboard still shows every finished trial')
     p.add_argument('--dry-run', action='store_true',
                    help='list the trials and check their configs')
     return p.parse_args(argv)
@@ -102,6 +108,11 @@ def main(argv=None):
     if val and not test:
         raise SystemExit('--val-stream needs --test-stream')
     trials = expand(sweep)
+    if args.only:
+        trials = [t for t in trials
+                  if any(fnmatch.fnmatchcase(t.name, p) for p in args.only)]
+        if not trials:
+            raise SystemExit(f'--only {args.only}: no trial matches')
     if args.dry_run:
         errors = check_trials(trials, work_root)
         for trial in trials:

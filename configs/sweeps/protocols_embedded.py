@@ -1,0 +1,26 @@
+# The stream protocols on the embedded benchmark (DeepLabV3+ R18): every
+# method under the fixed order, a random order per round, mixed domains,
+# the time budget (each method's own relative cost from the 2-core CPU
+# benchmark, docs/results/benchmark_cpu_r18.json) and the gradual shift
+# (severity 1 -> 5 -> 1 within each condition).
+#   python tools/sweep.py configs/sweeps/protocols_embedded.py --num-cpus 2
+r18 = 'deeplabv3plus-r18_synthetic'
+sweep = dict(
+    work_root='work_dirs/sweeps/protocols_embedded',
+    configs=dict(
+        r18_source=f'configs/source/source_{r18}.py',
+        r18_bn_adapt=f'configs/bn_adapt/bn-adapt_{r18}.py',
+        r18_tent_original=f'configs/tent/tent-original_{r18}.py',
+        r18_cotta=f'configs/cotta/cotta_{r18}.py',
+        r18_ecotta=f'configs/ecotta/ecotta_{r18}.py',
+        r18_diga=f'configs/diga/diga_{r18}.py',
+        r18_sar=f'configs/sar/sar_{r18}.py',
+    ),
+    streams=dict(
+        fixed={},
+        random={'test_cfg.order': 'random'},
+        mixed={'test_cfg.mixed': True},
+        budget={'test_cfg.time_budget': dict(
+            relative_cost='docs/results/benchmark_cpu_r18.json')},
+        gradual=dict(stream='configs/_base_/streams/synthetic_gradual.py')),
+    seeds=[0])
