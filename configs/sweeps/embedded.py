@@ -16,6 +16,8 @@ sweep = dict(
         r18_diga=f'configs/diga/diga_{r18}.py',
         r18_sar=f'configs/sar/sar_{r18}.py',
         r18_gprebn=f'configs/gprebn/gprebn_{r18}.py',
+        r18_vida=f'configs/vida/vida_{r18}.py',
+        r18_svdp=f'configs/svdp/svdp_{r18}.py',
         # the same model trained with SelfNorm/CrossNorm
         r18_sncn_source='configs/sncn/source_deeplabv3plus-r18-sncn_synthetic.py',
         r18_sncn_tent='configs/sncn/tent_deeplabv3plus-r18-sncn_synthetic.py',
@@ -26,6 +28,8 @@ sweep = dict(
         b0_ecotta=f'configs/ecotta/ecotta_{b0}.py',
         b0_diga=f'configs/diga/diga_{b0}.py',
         b0_sar=f'configs/sar/sar_{b0}.py',
+        b0_vida=f'configs/vida/vida_{b0}.py',
+        b0_svdp=f'configs/svdp/svdp_{b0}.py',
     ),
     streams=dict(fixed={}),
     seeds=[0])

@@ -41,8 +41,8 @@ IDS = [p for p, _ in CONFIGS]
 
 def build(adapter_cfg, kind):
     cfg = copy.deepcopy(adapter_cfg)
-    for key in ('source_checkpoint', 'meta_checkpoint'):
-        cfg.pop(key, None)
+    for key in [k for k in cfg if k.endswith('checkpoint')]:
+        cfg.pop(key)  # shipped weights of the embedded models, not tiny
     cfg['segmentor'] = tiny_segmentor_cfg(kind)
     return MODELS.build(cfg)
 
@@ -67,6 +67,7 @@ def test_every_registered_adapter_has_a_config():
 NEEDS_OF_PLAIN = {
     'EcoTTA': 'EncoderDecoder',  # rebuilds the encoder into parts
     'DIGA': 'classifier_name',  # hooks the final classifier by name
+    'SVDP': 'classifier_name',  # MC dropout before the final classifier
 }
 
 

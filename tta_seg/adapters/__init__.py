@@ -7,10 +7,12 @@ from .gprebn import GpreBN
 from .mean_teacher import MeanTeacherAdapter
 from .sar import SAR
 from .source import Source
+from .svdp import SVDP
 from .tent import TENT
+from .vida import ViDA
 
 __all__ = [
     'BaseAdapter', 'strip_labels', 'Source', 'BNAdapt', 'TENT', 'SAR',
     'GpreBN', 'DIGA', 'CoTTA', 'MeanTeacherAdapter',
-    'EcoTTA'
+    'EcoTTA', 'SVDP', 'ViDA'
 ]
