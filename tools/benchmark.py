@@ -259,7 +259,7 @@ def report(rows, sources, args, device):
         row['memory_ratio'] = row['peak_mb'] / src[1] if src[1] > 0 \
             else float('nan')
     where = torch.cuda.get_device_name() if device.startswith('cuda') else \
-        f'CPU ({torch.get_num_threads()} threads)'
+        f'CPU ({args.threads or torch.get_num_threads()} threads)'
     print(f'\n{where}, input {args.size[0]}x{args.size[1]}, batch 1, '
           f'median of {args.iters} steps\n')
     print('| method | config | ms / image | x Source | peak MB | x Source |')
