@@ -19,7 +19,8 @@ sweep = dict(
         r18_vida=f'configs/vida/vida_{r18}.py',
         r18_svdp=f'configs/svdp/svdp_{r18}.py',
         # the same model trained with SelfNorm/CrossNorm
-        r18_sncn_source='configs/sncn/source_deeplabv3plus-r18-sncn_synthetic.py',
+        r18_sncn_source='configs/sncn/'
+        'source_deeplabv3plus-r18-sncn_synthetic.py',
         r18_sncn_tent='configs/sncn/tent_deeplabv3plus-r18-sncn_synthetic.py',
         b0_source=f'configs/source/source_{b0}.py',
         b0_bn_adapt=f'configs/bn_adapt/bn-adapt_{b0}.py',

@@ -18,7 +18,8 @@ def made_up(miou, forgetting=None, seconds=1.0):
     keys = [(1, 'a'), (1, 'b'), (2, 'a'), (2, 'b')]
     res = dict(method='TENT', domains=['a', 'b'], rounds=2, complete=True,
                records=[dict(round=r, domain=d, mIoU=m, num_images=10,
-                             seconds=seconds) for (r, d), m in zip(keys, miou)])
+                             seconds=seconds)
+                        for (r, d), m in zip(keys, miou)])
     if forgetting is not None:
         res['forgetting'] = [dict(round=2, domain='source', mIoU=forgetting)]
     return res

@@ -142,6 +142,9 @@ def test_sweep_equals_runs_one_after_another(env):
     # a re-run skips every finished trial (same fingerprint)
     _, again = sweep(env, env / 'sweep', ['tent', 'bn'], (0, 1))
     assert {o['status'] for o in again.values()} == {'skipped'}
+    # ...and sweep.json keeps what the finished runs measured
+    kept = json.loads((env / 'sweep' / 'sweep.json').read_text())
+    assert kept['trials'] == sweep_file['trials']
 
 
 def test_sigkilled_trial_is_retried_and_resumed(env):

@@ -17,8 +17,9 @@ def test_expand_is_the_product_in_order():
     assert [t.name for t in trials[:4]] == [
         'a-fixed-seed0', 'a-fixed-seed1', 'a-random-seed0', 'a-random-seed1']
     b = [t for t in trials if t.key == 'b' and t.stream == 'random']
-    assert [t.name for t in b] == ['b-random-lr=1-seed0', 'b-random-lr=1-seed1',
-                                   'b-random-lr=2-seed0', 'b-random-lr=2-seed1']
+    assert [t.name for t in b] == [
+        'b-random-lr=1-seed0', 'b-random-lr=1-seed1',
+        'b-random-lr=2-seed0', 'b-random-lr=2-seed1']
     assert b[2].cfg_options == {'test_cfg.rounds': 1,
                                 'test_cfg.order': 'random', 'x.lr': 2}
     assert b[2].seed == 0 and b[2].params == {'x.lr': 2}
@@ -54,7 +55,8 @@ def test_parse_grid_types_values():
 
 
 def test_stream_file_replaces_test_cfg():
-    path = osp.join(REPO_ROOT, 'configs/_base_/streams/synthetic_3rounds_val.py')
+    path = osp.join(REPO_ROOT, 'configs', '_base_', 'streams',
+                    'synthetic_3rounds_val.py')
     opts = stream_options(dict(stream=path, **{'test_cfg.order': 'random'}))
     domains = opts['test_cfg']['domains']
     assert [d['name'] for d in domains] == ['fog', 'night', 'rain', 'snow']

@@ -110,8 +110,12 @@ def write_sweep_file(work_root: str, trials: List[Trial],
             old = json.load(f)
     rows = {r['name']: r for r in old.get('trials', [])}
     for t in trials:
-        rows[t.name] = dict(t.to_dict(),
-                            **outcomes.get(t.name, dict(status='pending')))
+        outcome = outcomes.get(t.name, dict(status='pending'))
+        before = rows.get(t.name, {})
+        if outcome['status'] in ('skipped', 'pending') and \
+                before.get('status') == 'done':
+            continue  # keep the finished run's attempts, time and memory
+        rows[t.name] = dict(t.to_dict(), **outcome)
     meta = {k: v for k, v in old.items() if k not in ('trials', 'work_root')}
     atomic_write_text(path, json.dumps(
         dict(work_root=work_root, **dict(meta, **extra),

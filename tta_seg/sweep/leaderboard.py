@@ -161,8 +161,8 @@ def _cell(stat) -> str:
     if mean is None:
         return '-'
     digits = 3 if abs(mean) < 1 else 1
-    return f'{mean:.{digits}f}' + (f' ± {std:.{digits}f}'
-                                    if std is not None else '')
+    text = f'{mean:.{digits}f}'
+    return text if std is None else f'{text} ± {std:.{digits}f}'
 
 
 def table(rows: List[dict], extra: Tuple[str, ...] = ()) -> List[List[str]]:
