@@ -221,6 +221,8 @@ def plot(rows: List[dict], path: str, title: str = '') -> None:
         left.fill_between(xs, [m - s for m, s in zip(mean, std)],
                           [m + s for m, s in zip(mean, std)],
                           color=colour, alpha=0.2)
+    rounds = max((len(r['rounds'][0]) for r in rows), default=1)
+    left.set_xticks(range(1, rounds + 1))
     left.set_xlabel('round')
     left.set_ylabel('mIoU (%), mean over the round')
     left.grid(alpha=0.3)
