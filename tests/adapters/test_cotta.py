@@ -162,6 +162,50 @@ def test_fast_and_straight_adaptation_agree():
         torch.testing.assert_close(fast_teacher[key], value)
 
 
+def build_slide(kind='bn', seed=1, **kwargs):
+    torch.manual_seed(seed)  # same random tiny weights
+    seg = tiny_segmentor_cfg(kind)
+    seg['test_cfg'] = dict(mode='slide', crop_size=(40, 48), stride=(24, 32))
+    return MODELS.build(dict(
+        type='CoTTA', segmentor=seg, restore_prob=0.1,
+        optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-2)), **kwargs))
+
+
+@pytest.mark.parametrize('kind', ['bn', 'ln'])
+def test_batched_slide_windows_equal_view_by_view_adaptation(kind):
+    """Views of 0.5x-2x a 64x96 input: smaller than, across and larger than
+    the crop, sides off the stride grid."""
+    outs, teachers = {}, {}
+    for batched in (True, False):
+        adapter = build_slide(kind, batch_windows=batched, window_batch=5,
+                              fast_views=False)
+        assert (adapter.slide_cfg(adapter.teacher) is None) != batched
+        outs[batched] = run(adapter, height=64, width=96)
+        teachers[batched] = params(adapter.teacher)
+    for a, b in zip(outs[True], outs[False]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    for key, value in teachers[False].items():
+        torch.testing.assert_close(teachers[True][key], value)
+
+
+def test_batched_slide_windows_run_fewer_forwards(monkeypatch):
+    adapter = build_slide()
+    inputs, metas = preprocess(adapter, make_batch(n=1, height=64,
+                                                   width=96))
+    counts = {}
+    for batched in (True, False):
+        adapter.batch_windows, calls = batched, []
+        forward = adapter.teacher.encode_decode
+        monkeypatch.setattr(adapter.teacher, 'encode_decode',
+                            lambda x, m, f=forward, c=calls: c.append(
+                                x.shape[0]) or f(x, m))
+        adapter.teacher_prediction(inputs, metas)
+        monkeypatch.undo()
+        counts[batched] = calls
+    assert sum(counts[True]) == sum(counts[False])  # the same windows
+    assert len(counts[True]) < len(counts[False]) / 2
+
+
 # ---------------------------------------------------------------- losses --
 def test_soft_cross_entropy_by_hand():
     logits = torch.tensor([[[[0.0]], [[0.0]]]])  # uniform over 2 classes
@@ -309,6 +353,7 @@ def test_amp_runs_and_stays_finite():
     (dict(scales=(0.0, 1.0)), 'scales'),
     (dict(restore_prob=1.5), 'restore_prob'),
     (dict(view_batch=0), 'view_batch'),
+    (dict(window_batch=0), 'window_batch'),
 ])
 def test_bad_arguments_are_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):

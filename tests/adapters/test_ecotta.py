@@ -185,6 +185,96 @@ def test_gradients_cross_frozen_parts_to_the_first_meta_block(kind):
         torch.testing.assert_close(grad, grads[False][name])
 
 
+#: memory options of EcoTTASegmentor: plain, segments, segments + blocks
+CHECKPOINTING = [dict(checkpoint_frozen=False),
+                 dict(checkpoint_blocks=False), dict()]
+
+
+@pytest.mark.parametrize('kind', ['bn', 'ln'])
+def test_checkpointing_changes_neither_losses_nor_updates(kind):
+    """Losses, meta-block gradients, updated weights and predictions of
+    three steps, with every checkpointing option (the embedded benchmark
+    warm-up gives meta blocks away from the identity: here a shifted BN)."""
+    runs = []
+    for options in CHECKPOINTING:
+        torch.manual_seed(0)
+        eco = build(kind, lr=1e-2, **options)
+        eco.prepare()
+        with torch.no_grad():
+            eco.segmentor.meta_blocks[0].gate.fill_(0.5)
+        inputs, metas = preprocess(eco.segmentor, seed=5)
+        with torch.enable_grad():
+            _, losses = eco.adapt_loss(inputs, metas)
+            sum(losses.values()).backward()
+        grads = {n: p.grad.clone() for n, p in eco.named_parameters()
+                 if p.grad is not None}
+        eco.optim_wrapper.zero_grad()
+        outs = [eco.test_step(make_batch(seed=s))[0].seg_logits.data
+                for s in range(3)]
+        runs.append((losses, grads, outs, eco.state_dict()))
+    reference = runs[0]
+    for losses, grads, outs, state in runs[1:]:
+        for key, value in reference[0].items():
+            torch.testing.assert_close(losses[key], value)
+        assert grads.keys() == reference[1].keys() and grads
+        for name, grad in grads.items():
+            torch.testing.assert_close(grad, reference[1][name])
+        for a, b in zip(outs, reference[2]):
+            torch.testing.assert_close(a, b)
+        for key, value in state.items():
+            torch.testing.assert_close(value, reference[3][key])
+
+
+def peak_step_bytes(eco, batch):
+    """Peak of the bytes allocated on the CPU during one step, above the
+    start (torch profiler allocation events, in time order)."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU],
+                 profile_memory=True) as prof:
+        eco.test_step(batch)
+    events = sorted((e.start_ns(), e.nbytes())
+                    for e in prof.profiler.kineto_results.events()
+                    if e.name() == '[memory]')
+    current = peak = 0
+    for _, nbytes in events:
+        current += nbytes
+        peak = max(peak, current)
+    return peak
+
+
+def wide_segmentor_cfg(kind):
+    """A tiny segmentor whose features, not its 5-class logits, dominate
+    the memory (where checkpointing matters): 2 blocks per stage."""
+    cfg = tiny_segmentor_cfg(kind)
+    if kind == 'bn':
+        cfg['backbone'].update(base_channels=16, stem_channels=16,
+                               strides=(1, 1, 2, 1))
+        cfg['decode_head'].update(in_channels=128, channels=64, num_convs=2)
+    else:
+        cfg['backbone'].update(embed_dims=16, num_layers=[2, 2, 2, 2])
+        cfg['decode_head'].update(in_channels=[16, 32, 64, 128],
+                                  channels=64)
+    return cfg
+
+
+@pytest.mark.parametrize('kind', ['bn', 'ln'])
+def test_block_checkpointing_lowers_the_peak(kind, capsys):
+    batch = make_batch(n=1, height=64, width=96)
+    peaks = []
+    for options in CHECKPOINTING:
+        torch.manual_seed(0)
+        eco = MODELS.build(dict(
+            type='EcoTTA', segmentor=wide_segmentor_cfg(kind),
+            entropy_margin=1.0, **options,
+            optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-3))))
+        eco.test_step(batch)  # warm up (lazy allocations, Adam state)
+        peaks.append(peak_step_bytes(eco, batch))
+    with capsys.disabled():
+        print(f'\n{kind}: peak step bytes, no / segment / block '
+              f'checkpointing: {peaks}')
+    assert peaks[2] < peaks[1] < peaks[0]
+
+
 def test_warmup_trains_meta_blocks_only_and_reloads(tmp_path):
     _, model = source_and_wrapped('bn', warmup_reg_weight=0.5)
     model.data_preprocessor.size = (32, 48)  # training pads to a size

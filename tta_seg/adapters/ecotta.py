@@ -75,6 +75,8 @@ class EcoTTA(BaseAdapter):
         reg_weight (float): lambda of the self-distilled regulariser.
         batch_stats (bool): Meta BNs normalise with test-batch statistics.
         checkpoint_frozen (bool): Activation checkpointing of frozen parts.
+        checkpoint_blocks (bool): ... and of their blocks, nested (less
+            memory, one more forward of the frozen parts).
         meta_kernel (int): Kernel of the meta convs (paper: 3).
         source_checkpoint (str, optional): Source weights (original modules).
         allow_unsafe_checkpoint (bool): Permit full unpickling (both files).
@@ -89,6 +91,7 @@ class EcoTTA(BaseAdapter):
                  reg_weight: float = 0.5,
                  batch_stats: bool = False,
                  checkpoint_frozen: bool = True,
+                 checkpoint_blocks: bool = True,
                  meta_kernel: int = 3,
                  source_checkpoint: Optional[str] = None,
                  allow_unsafe_checkpoint: bool = False,
@@ -96,7 +99,8 @@ class EcoTTA(BaseAdapter):
         if isinstance(segmentor, dict):
             segmentor = ecotta_segmentor_cfg(
                 segmentor, partition=partition, meta_kernel=meta_kernel,
-                checkpoint_frozen=checkpoint_frozen)
+                checkpoint_frozen=checkpoint_frozen,
+                checkpoint_blocks=checkpoint_blocks)
         elif not isinstance(segmentor, EcoTTASegmentor):
             raise TypeError('EcoTTA needs a segmentor config or an '
                             f'EcoTTASegmentor, got {type(segmentor).__name__}')

@@ -18,11 +18,17 @@ Memory: the frozen parts and the decode head need no weight gradients, but
 gradients must cross them to reach earlier meta blocks. PyTorch would keep
 their activations for that, so each frozen segment (and the decode head)
 runs under non-reentrant activation checkpointing: autograd stores only the
-segment inputs and recomputes the segment during backward (peak adds the
-largest segment's activations, transiently). Bytes autograd saved in one
-step of DeepLabV3+ R50 at 272x480 (CPU, distinct storages): TENT 950 MiB,
-EcoTTA 225 MiB, EcoTTA without checkpointing 1044 MiB (more than TENT:
-the note in PROTOCOL.md), EcoTTA with 1x1 meta convs 140 MiB.
+segment inputs and recomputes the segment during backward. Bytes autograd
+saved in one step of DeepLabV3+ R50 at 272x480 (CPU, distinct storages):
+TENT 950 MiB, EcoTTA 225 MiB, EcoTTA without checkpointing 1044 MiB (more
+than TENT: the note in PROTOCOL.md), EcoTTA with 1x1 meta convs 140 MiB.
+That recomputation would hold a whole segment's (or the whole head's)
+activations at once during backward, e.g. all 40 blocks of MiT-B5's third
+stage. With ``checkpoint_blocks`` every backbone block (ResNet residual
+block, MiT transformer block) and every ``ConvModule`` of the decode head is
+checkpointed again inside it (nested), so backward holds the inputs of one
+segment's blocks plus one block's activations, for one more forward of the
+frozen parts. Gradients are unchanged (tested).
 
 Deliberate deviations (all so that the wrapped model equals the source
 model exactly at initialisation, as required before warm-up):
@@ -45,11 +51,15 @@ model exactly at initialisation, as required before warm-up):
   shallow layers" K = 5 for ResNet-50 can be written e.g.
   ``('layer1', 'layer2.1', 'layer2', 'layer3', 'layer4')``.
 """
+import contextlib
 import functools
-from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
+import types
+from typing import (Callable, Iterator, List, NamedTuple, Optional, Sequence,
+                    Tuple)
 
 import torch
 import torch.nn.functional as F
+from mmcv.cnn import ConvModule
 from mmseg.models.backbones import MixVisionTransformer, ResNet
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.models.utils import nchw_to_nlc, nlc_to_nchw
@@ -66,6 +76,12 @@ META_PREFIX = 'meta_blocks.'
 PROBE_SIZE = 64
 
 PartOutputs = List[Tuple[Tensor, Tensor]]
+#: ``wrap(fn, *args)`` runs a frozen block (directly or checkpointed).
+Wrap = Callable[..., Tensor]
+
+
+def _call(fn: Callable, *args):
+    return fn(*args)
 
 
 class MetaBlock(nn.Module):
@@ -123,7 +139,8 @@ class Unit(NamedTuple):
     stage: Optional[int]
 
 
-def _resnet_units(bb: ResNet) -> Tuple[Callable, List[Unit], dict]:
+def _resnet_units(bb: ResNet, wrap: Wrap = _call
+                  ) -> Tuple[Callable, List[Unit], dict]:
     """Stem, then one unit per residual block; aliases 'layerI' -> block."""
 
     def stem(x: Tensor) -> Tensor:
@@ -135,42 +152,46 @@ def _resnet_units(bb: ResNet) -> Tuple[Callable, List[Unit], dict]:
         layer = getattr(bb, name)
         for j, block in enumerate(layer):
             last = j == len(layer) - 1
-            units.append(Unit(f'{name}.{j}', block, i if last else None))
+            units.append(Unit(f'{name}.{j}', functools.partial(wrap, block),
+                              i if last else None))
         aliases[name] = units[-1].name
     return stem, units, aliases
 
 
-def _mit_stage(bb: MixVisionTransformer, i: int, x: Tensor) -> Tensor:
+def _mit_stage(bb: MixVisionTransformer, i: int, x: Tensor,
+               wrap: Wrap = _call) -> Tensor:
     patch_embed, blocks, norm = bb.layers[i]
     if i == 0:  # the patch embedding already ran as the stem
         hw_shape, x = x.shape[2:], nchw_to_nlc(x)
     else:
         x, hw_shape = patch_embed(x)
     for block in blocks:
-        x = block(x, hw_shape)
+        x = wrap(block, x, hw_shape)
     return nlc_to_nchw(norm(x), hw_shape)
 
 
-def _mit_units(bb: MixVisionTransformer) -> Tuple[Callable, List[Unit],
-                                                  dict]:
+def _mit_units(bb: MixVisionTransformer, wrap: Wrap = _call
+               ) -> Tuple[Callable, List[Unit], dict]:
     """Stage-1 patch embedding as stem, then one unit per stage."""
 
     def stem(x: Tensor) -> Tensor:
         x, hw_shape = bb.layers[0][0](x)
         return nlc_to_nchw(x, hw_shape)
 
-    units = [Unit(f'layers.{i}', functools.partial(_mit_stage, bb, i), i)
+    units = [Unit(f'layers.{i}',
+                  functools.partial(_mit_stage, bb, i, wrap=wrap), i)
              for i in range(len(bb.layers))]
     return stem, units, {}
 
 
-def backbone_units(backbone: nn.Module) -> Tuple[Callable, List[Unit],
-                                                 dict]:
-    """Split a supported backbone into ``(stem, units, aliases)``."""
+def backbone_units(backbone: nn.Module, wrap: Wrap = _call
+                   ) -> Tuple[Callable, List[Unit], dict]:
+    """Split a supported backbone into ``(stem, units, aliases)``; ``wrap``
+    runs each block (ResNet residual block, MiT transformer block)."""
     if isinstance(backbone, ResNet):
-        return _resnet_units(backbone)
+        return _resnet_units(backbone, wrap)
     if isinstance(backbone, MixVisionTransformer):
-        return _mit_units(backbone)
+        return _mit_units(backbone, wrap)
     raise TypeError('EcoTTA supports mmseg ResNet and MixVisionTransformer '
                     f'backbones, not {type(backbone).__name__}')
 
@@ -202,6 +223,36 @@ def self_distillation_loss(parts: PartOutputs) -> Tensor:
                for frozen, meta in parts)
 
 
+def _needs_grad(args) -> bool:
+    """Whether gradients must flow back through a call on ``args``."""
+    leaves = [t for a in args
+              for t in (a if isinstance(a, (list, tuple)) else [a])]
+    return torch.is_grad_enabled() and any(
+        isinstance(t, Tensor) and t.requires_grad for t in leaves)
+
+
+def _checkpointed_forward(module: nn.Module, *args, **kwargs):
+    """A frozen module's class ``forward``, checkpointed if gradients must
+    cross it (set as its instance ``forward`` by :func:`checkpointed`)."""
+    forward = functools.partial(type(module).forward, module)
+    if _needs_grad(args):
+        return checkpoint(forward, *args, use_reentrant=False, **kwargs)
+    return forward(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def checkpointed(modules: Sequence[nn.Module]) -> Iterator[None]:
+    """Within the block, calls of ``modules`` are checkpointed (their own
+    code calls them, so their ``forward`` is replaced, then restored)."""
+    for module in modules:
+        module.forward = types.MethodType(_checkpointed_forward, module)
+    try:
+        yield
+    finally:
+        for module in modules:
+            del module.forward
+
+
 def _run_units(units: Sequence[Unit], x: Tensor) -> Tuple[Tensor, ...]:
     """Run units; return the output then the inner stage-end outputs."""
     taps = []
@@ -231,6 +282,8 @@ class EcoTTASegmentor(EncoderDecoder):
             docstring); None: after every backbone stage.
         checkpoint_frozen (bool): Recompute frozen segments and the decode
             head in backward instead of storing their activations.
+        checkpoint_blocks (bool): With ``checkpoint_frozen``, recompute them
+            block by block (module docstring).
         meta_kernel (int): Kernel of the meta convs (3 as in the paper; 1
             cuts DeepLabV3+ R50's 24.9 M meta parameters to 2.8 M).
         warmup_reg_weight (float): Weight of the regulariser in :meth:`loss`.
@@ -238,11 +291,13 @@ class EcoTTASegmentor(EncoderDecoder):
     """
 
     def __init__(self, partition: Optional[Sequence[str]] = None,
-                 checkpoint_frozen: bool = True, meta_kernel: int = 3,
+                 checkpoint_frozen: bool = True,
+                 checkpoint_blocks: bool = True, meta_kernel: int = 3,
                  warmup_reg_weight: float = 0.0, **kwargs) -> None:
         super().__init__(**kwargs)
         self.requires_grad_(False)
         self.checkpoint_frozen = checkpoint_frozen
+        self.checkpoint_blocks = checkpoint_blocks
         self.warmup_reg_weight = warmup_reg_weight
         _, units, aliases = backbone_units(self.backbone)
         self.cuts = resolve_partition(units, aliases, partition)
@@ -290,16 +345,28 @@ class EcoTTASegmentor(EncoderDecoder):
 
     def _frozen(self, fn: Callable, *args):
         """Run a frozen function, checkpointed when gradients must cross."""
-        leaves = [t for a in args
-                  for t in (a if isinstance(a, (list, tuple)) else [a])]
-        needs_grad = torch.is_grad_enabled() and any(
-            isinstance(t, Tensor) and t.requires_grad for t in leaves)
-        if self.checkpoint_frozen and needs_grad:
+        if self.checkpoint_frozen and _needs_grad(args):
             return checkpoint(fn, *args, use_reentrant=False)
         return fn(*args)
 
+    def _frozen_block(self, fn: Callable, *args):
+        """Run a frozen block of a segment (see ``checkpoint_blocks``)."""
+        if self.checkpoint_blocks:
+            return self._frozen(fn, *args)
+        return fn(*args)
+
+    def _decode(self, inputs: List[Tensor]) -> Tensor:
+        """``decode_head.forward``, ConvModule by ConvModule if
+        ``checkpoint_blocks`` (and gradients must cross it)."""
+        blocks = []
+        if self.checkpoint_frozen and self.checkpoint_blocks:
+            blocks = [m for m in self.decode_head.modules()
+                      if isinstance(m, ConvModule)]
+        with checkpointed(blocks):
+            return self.decode_head.forward(inputs)
+
     def _run_backbone(self, inputs: Tensor) -> List[Tensor]:
-        stem, units, _ = backbone_units(self.backbone)
+        stem, units, _ = backbone_units(self.backbone, self._frozen_block)
         record = torch.is_grad_enabled()
         x, outs = stem(inputs), {}
         bounds = list(zip([0] + [c + 1 for c in self.cuts],
@@ -328,7 +395,7 @@ class EcoTTASegmentor(EncoderDecoder):
     def encode_decode(self, inputs: Tensor,
                       batch_img_metas: List[dict]) -> Tensor:
         x = self.extract_feat(inputs)
-        logits = self._frozen(self.decode_head.forward, x)
+        logits = self._frozen(self._decode, x)
         return self.decode_head.predict_by_feat(logits, batch_img_metas)
 
     def inference(self, inputs: Tensor, batch_img_metas: List[dict]):
