@@ -263,6 +263,12 @@ def plot_stream(records: List[dict], path: str, title: str = '',
         ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
     else:
         ax.legend(fontsize=8)
+    save_figure(fig, path)
+
+
+def save_figure(fig, path: str) -> None:
+    """Lay out, write atomically as PNG and close a matplotlib figure."""
+    import matplotlib.pyplot as plt
     fig.tight_layout()
     try:
         atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120,

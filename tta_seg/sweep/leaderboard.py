@@ -19,7 +19,7 @@ import math
 import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
-from tta_seg.evaluation.results import csv_text
+from tta_seg.evaluation.results import csv_text, save_figure
 from .engine import SWEEP_FILE
 from .trial import read_results
 
@@ -203,7 +203,6 @@ def plot(rows: List[dict], path: str, title: str = '') -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    from tta_seg.utils.io import atomic_write
     fig, (left, right) = plt.subplots(
         1, 2, figsize=(13, 0.35 * len(rows) + 3),
         gridspec_kw=dict(width_ratios=[3, 2]))
@@ -237,12 +236,7 @@ def plot(rows: List[dict], path: str, title: str = '') -> None:
     right.set_xlabel('mIoU (%), mean ± std over seeds')
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120,
-                                                   format='png'))
-    finally:
-        plt.close(fig)
+    save_figure(fig, path)
 
 
 def write_leaderboard(work_root: str, title: str = 'Sweep leaderboard',
