@@ -1,6 +1,7 @@
-"""Run every method on the embedded benchmark and compare them: the preset
-sweep ``configs/sweeps/embedded.py`` (:mod:`tta_seg.sweep`, on a local Ray
-instance), filtered by model and method.
+"""Run every method on the embedded benchmark and compare them.
+
+The preset sweep ``configs/sweeps/embedded.py`` (:mod:`tta_seg.sweep`, on
+a local Ray instance), filtered by model and method.
 
     python tools/run_all.py [--models r18 b0] [--methods source tent ...]
         [--jobs 2] [--seeds 0] [--streams fixed] [--work-root DIR]

@@ -1,5 +1,4 @@
-"""Run a sweep (configs × streams × grid × seeds) on Ray and write its
-leaderboard.
+"""Run a sweep (configs × streams × grid × seeds) on Ray; its leaderboard.
 
     python tools/sweep.py [SWEEP_CONFIG] [--configs CFG.py ...]
         [--seeds 0 1 2] [--grid KEY=V1,V2 ...] [--streams fixed random ...]
