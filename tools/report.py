@@ -22,15 +22,15 @@ import json
 import os
 import os.path as osp
 import sys
-from typing import Dict, List
+from typing import List
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from tta_seg.evaluation.results import (RESULTS_FILE,  # noqa: E402
-                                        counter_totals, csv_text,
-                                        plot_stream)
+                                        csv_text, plot_stream,
+                                        summarise_run)
 from tta_seg.utils.io import (atomic_write_text,  # noqa: E402
-                             clean_stale_tmp)
+                              clean_stale_tmp)
 
 
 def find_results(patterns: List[str]) -> List[str]:
@@ -84,32 +84,6 @@ def unique_labels(results: List[dict], paths: List[str]) -> List[str]:
     return labels
 
 
-def _mean(values):
-    values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else None
-
-
-def summarise(res: dict) -> Dict[str, float]:
-    """One row of the comparison (see module docstring)."""
-    recs = res['records']
-    row = {d: _mean([r['mIoU'] for r in recs if r['domain'] == d])
-           for d in res['domains']}
-    rounds = sorted({r['round'] for r in recs})
-    if rounds:
-        row['round 1'] = _mean([r['mIoU'] for r in recs if r['round'] == 1])
-        row['last round'] = _mean(
-            [r['mIoU'] for r in recs if r['round'] == rounds[-1]])
-    row['mean'] = _mean([r['mIoU'] for r in recs])
-    if res.get('forgetting'):
-        row['source after'] = res['forgetting'][-1]['mIoU']
-    frames = sum(r.get('frames', 0) for r in recs)
-    if frames:
-        row['adapted %'] = 100.0 * sum(r.get('adapted_frames', 0)
-                                       for r in recs) / frames
-    row.update(counter_totals(recs))
-    return row
-
-
 def _cell(value) -> str:
     if value is None:
         return '-'
@@ -119,7 +93,8 @@ def _cell(value) -> str:
 def build_table(results: List[dict],
                 labels: List[str] = None) -> List[List[str]]:
     labels = labels or [label_of(r) for r in results]
-    rows = [(label, summarise(r)) for label, r in zip(labels, results)]
+    rows = [(label, summarise_run(r))
+            for label, r in zip(labels, results)]
     columns = list(dict.fromkeys(k for _, row in rows for k in row))
     table = [['run'] + columns]
     for label, row in rows:

@@ -203,6 +203,37 @@ class ResultsWriter:
         return text
 
 
+def mean_of(values: List[Optional[float]]) -> Optional[float]:
+    """Mean of the values present (None when there is none)."""
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def summarise_run(res: dict) -> Dict[str, float]:
+    """One run's numbers from its ``results.json`` dict: each domain's mIoU
+    averaged over the rounds, round-1 and last-round means, the mean over
+    all records, the source split after the last round (when checked),
+    the share of frames adapted on (time budget) and the counter totals.
+    A row of ``tools/report.py``; the sweep leaderboard's per-trial base."""
+    recs = res['records']
+    row = {d: mean_of([r['mIoU'] for r in recs if r['domain'] == d])
+           for d in res['domains']}
+    rounds = sorted({r['round'] for r in recs})
+    if rounds:
+        row['round 1'] = mean_of([r['mIoU'] for r in recs if r['round'] == 1])
+        row['last round'] = mean_of(
+            [r['mIoU'] for r in recs if r['round'] == rounds[-1]])
+    row['mean'] = mean_of([r['mIoU'] for r in recs])
+    if res.get('forgetting'):
+        row['source after'] = res['forgetting'][-1]['mIoU']
+    frames = sum(r.get('frames', 0) for r in recs)
+    if frames:
+        row['adapted %'] = 100.0 * sum(r.get('adapted_frames', 0)
+                                       for r in recs) / frames
+    row.update(counter_totals(recs))
+    return row
+
+
 def counter_totals(records: List[dict]) -> Dict[str, int]:
     """Totals of the adapter counters that ``records`` carry (every int
     field that is not one of :data:`RECORD_KEYS`)."""

@@ -19,7 +19,8 @@ import math
 import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
-from tta_seg.evaluation.results import csv_text, save_figure
+from tta_seg.evaluation.results import (csv_text, mean_of, save_figure,
+                                        summarise_run)
 from .engine import SWEEP_FILE
 from .trial import read_results
 
@@ -42,20 +43,15 @@ def load_trials(work_root: str) -> List[dict]:
     return trials
 
 
-def _mean(values: List[float]) -> Optional[float]:
-    values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else None
-
-
 def trial_summary(trial: dict) -> Dict[str, float]:
     """One trial's numbers (see the module docstring)."""
     res = trial['results']
+    run = summarise_run(res)
+    out = {d: run[d] for d in res['domains']}
+    out['mean'] = run['mean']
+    if 'source after' in run:
+        out['source after'] = run['source after']
     recs = res['records']
-    out = {d: _mean([r['mIoU'] for r in recs if r['domain'] == d])
-           for d in res['domains']}
-    out['mean'] = _mean([r['mIoU'] for r in recs])
-    if res.get('forgetting'):
-        out['source after'] = res['forgetting'][-1]['mIoU']
     images = sum(r.get('num_images', 0) for r in recs)
     if images:
         out['s/img'] = sum(r.get('seconds', 0.0) for r in recs) / images
@@ -119,7 +115,7 @@ def leaderboard(trials: List[dict]) -> List[dict]:
 
 def _round_means(res: dict) -> List[float]:
     rounds = sorted({r['round'] for r in res['records']})
-    return [_mean([r['mIoU'] for r in res['records'] if r['round'] == k])
+    return [mean_of([r['mIoU'] for r in res['records'] if r['round'] == k])
             for k in rounds]
 
 
