@@ -64,3 +64,10 @@ def test_stream_file_replaces_test_cfg():
     assert opts['test_cfg.order'] == 'random'
     with pytest.raises(FileNotFoundError, match='nowhere.py'):
         stream_options(dict(stream='nowhere.py'))
+
+
+def test_config_paths_resolve_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rel = 'configs/source/source_deeplabv3plus-r18_synthetic.py'
+    trial, = expand(dict(configs=[rel]))
+    assert trial.config == osp.join(REPO_ROOT, rel)

@@ -151,6 +151,10 @@ def _config_entries(configs) -> Dict[str, dict]:
             raise KeyError(f'sweep config {key!r}: unknown entries '
                            f'{sorted(unknown)} (expected config, grid, '
                            'cfg_options)')
+        # like the configs' own checkpoint paths: from the working
+        # directory, else the repository, so a sweep runs from anywhere
+        from tta_seg.apis.config import resolve_path
+        entry['config'] = resolve_path(entry['config'])
         out[key] = entry
     return out
 
