@@ -69,6 +69,9 @@ def stream_tags(res: dict) -> List[str]:
         cost = stream.get('relative_cost')
         tags.append('time budget x' + (f'{cost:.3g}' if isinstance(
             cost, (int, float)) else str(cost)))
+        # records from before skip_prediction existed: the adapter's own
+        if stream.get('skip_prediction', 'adapter') == 'adapter':
+            tags.append("skipped frames: adapter's prediction")
     return tags
 
 

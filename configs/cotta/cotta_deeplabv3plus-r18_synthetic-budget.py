@@ -6,5 +6,7 @@ _base_ = [
 ]
 # CoTTA under the time budget. relative_cost: its step costs 21.35 Source
 # forwards on the 2-core CPU at 128x256 (docs/results/benchmark_cpu_r18.json),
-# so it adapts on every 22nd frame; the others get its teacher's prediction.
+# so it adapts on every 22nd frame; the others get one forward of its
+# teacher (skip_prediction='forward'; 'adapter' gives them the gated
+# 14-view prediction, whose cost the protocol does not charge).
 test_cfg = dict(time_budget=dict(relative_cost=21.35))

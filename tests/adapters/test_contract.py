@@ -9,6 +9,7 @@ is built, with a message naming what it needs.
 """
 import copy
 import glob
+import inspect
 import os.path as osp
 
 import pytest
@@ -58,7 +59,11 @@ def run_steps(adapter, steps=STEPS, **batch_kwargs):
 
 def test_every_registered_adapter_has_a_config():
     configured = {cfg['type'] for _, cfg in CONFIGS}
-    missing = set(registered_adapters()) - configured
+    tests_dir = osp.join(REPO_ROOT, 'tests') + osp.sep
+    shipped = {name for name in registered_adapters()
+               if not osp.abspath(inspect.getfile(MODELS.get(name)))
+               .startswith(tests_dir)}
+    missing = shipped - configured  # test modules register test adapters
     assert not missing, f'adapters without a method config: {missing}'
 
 

@@ -319,6 +319,34 @@ def test_reported_prediction_is_the_gated_teacher():
     assert not torch.equal(after, expected)  # the step moved the teacher
 
 
+def test_plain_prediction_is_one_teacher_forward(monkeypatch):
+    """``predict_step(plain=True)`` (a frame skipped under a time budget):
+    the teacher's one forward, no anchor, no views, no update."""
+    adapter = build(lr=1e-1)
+    adapter.prepare()
+    adapter.test_step(make_batch(seed=1))  # a teacher that is not the source
+    batch = make_batch(seed=2)
+    inputs, metas = preprocess(adapter, batch)
+    with torch.no_grad():
+        expected = adapter.teacher.inference(inputs, metas)
+    state = copy.deepcopy(adapter.state_dict())
+    calls = []
+    for name in ('teacher', 'anchor'):
+        model = getattr(adapter, name)
+        monkeypatch.setattr(model, 'inference', lambda i, m, f=model.inference,
+                            n=name: calls.append(n) or f(i, m))
+    got = torch.stack([o.seg_logits.data
+                       for o in adapter.predict_step(batch, plain=True)])
+    torch.testing.assert_close(got, expected)
+    assert calls == ['teacher']
+    for key, value in adapter.state_dict().items():
+        assert torch.equal(value, state[key]), key
+    full = torch.stack([o.seg_logits.data
+                        for o in adapter.predict_step(batch)])
+    assert not torch.allclose(full, got)  # the gated 14-view prediction
+    assert len(calls) > 2
+
+
 def run(adapter, steps=3, **kwargs):
     torch.manual_seed(0)
     return [adapter.test_step(make_batch(seed=s, **kwargs))[0].seg_logits.data

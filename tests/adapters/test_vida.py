@@ -219,6 +219,22 @@ def test_teacher_is_an_exact_ema_of_the_student_adapters():
         assert torch.equal(value, source[key]), key  # bit-exact source
 
 
+def test_plain_prediction_is_the_teacher_at_unit_scales():
+    adapter = build(lr=1e-1)
+    adapter.prepare()
+    randomise_branches(adapter.teacher)
+    batch = make_batch(seed=2)
+    data = adapter.segmentor.data_preprocessor(batch, False)
+    inputs, metas = data['inputs'], [s.metainfo for s in data['data_samples']]
+    set_vida_scales(adapter.teacher, 1.0, 1.0)
+    with torch.no_grad():
+        expected = adapter.teacher.inference(inputs, metas)
+    set_vida_scales(adapter.teacher, 0.1, 3.0)  # a previous frame's factors
+    got = torch.stack([o.seg_logits.data
+                       for o in adapter.predict_step(batch, plain=True)])
+    torch.testing.assert_close(got, expected)
+
+
 def run(adapter, steps=3, **kwargs):
     torch.manual_seed(0)
     return [adapter.test_step(make_batch(seed=s, **kwargs))[0].seg_logits.data

@@ -10,7 +10,8 @@ from mmengine.runner import Runner
 from tests.engine.test_continual_loop import make_cfg, run
 from tests.tiny import N_IMAGES, write_tiny_cityscapes
 from tta_seg.engine.loops.stream import TimeBudget, round_orders
-from tta_seg.registry import HOOKS
+from tta_seg.adapters.tent import TENT
+from tta_seg.registry import HOOKS, MODELS
 
 NAMES = ['fog', 'night', 'rain', 'snow']
 
@@ -83,6 +84,59 @@ def test_time_budget_adapts_on_every_kth_frame(data_root, tmp_path, cost):
     assert all(r['frames'] == N_IMAGES for r in res['records'])
     assert res['stream']['protocol'] == 'time budget'
     assert res['stream']['adapt_every'] == k
+
+
+@MODELS.register_module(force=True)
+class CallLog(TENT):
+    """TENT that logs which prediction each frame of a domain got."""
+    calls = []
+
+    def predict_logits(self, inputs, metas):
+        CallLog.calls.append('predict')
+        return super().predict_logits(inputs, metas)
+
+    def forward_logits(self, inputs, metas):
+        CallLog.calls.append('forward')
+        return super().predict_logits(inputs, metas)
+
+
+@pytest.mark.parametrize('skip', ['forward', 'adapter'])
+def test_skipped_frames_get_the_chosen_prediction(data_root, tmp_path, skip):
+    cfg = make_cfg(data_root, str(tmp_path), check_forgetting=False,
+                   time_budget=dict(relative_cost=3, skip_prediction=skip))
+    cfg.model.type = 'CallLog'
+    CallLog.calls = []
+    res = run(cfg)
+    frames = 4 * N_IMAGES
+    skipped = frames - math.ceil(frames / 3)
+    assert CallLog.calls == [{'forward': 'forward',
+                              'adapter': 'predict'}[skip]] * skipped
+    assert res['stream']['skip_prediction'] == skip
+    with pytest.raises(ValueError, match='skip_prediction'):
+        TimeBudget(2, skip_prediction='teacher')
+
+
+def test_relative_cost_from_benchmark_files(tmp_path):
+    import json
+
+    def bench(name, rows):
+        path = tmp_path / name
+        path.write_text(json.dumps(dict(rows=[
+            dict(method=m, config=f'configs/x/{c}', interleaved_ratio=r)
+            for m, c, r in rows])))
+        return str(path)
+    first = bench('a.json', [('TENT', 'tent.py', 2.5),
+                             ('CoTTA[fast_views=False]', 'cotta.py', 30.0)])
+    second = bench('b.json', [('CoTTA', 'cotta.py', 20.0),
+                              ('TENT', 'tent.py', 9.0),
+                              ('BNAdapt', 'bn.py', 0.97)])
+    assert TimeBudget(second, config='bn.py').relative_cost == 1.0
+    assert TimeBudget(first, config='c/tent.py').k == 3
+    assert TimeBudget([first, second], config='c/tent.py').k == 3
+    cotta = TimeBudget([first, second], config='other/cotta.py')
+    assert cotta.relative_cost == 20.0 and cotta.k == 20  # variant row skipped
+    with pytest.raises(KeyError, match='sar.py'):
+        TimeBudget([first, second], config='sar.py')
 
 
 def test_measured_budget_fixes_k_from_the_timings():

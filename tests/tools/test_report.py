@@ -74,7 +74,7 @@ def test_stream_protocols_are_labelled_and_adapted_share_shown(tmp_path):
     write_run(tmp_path / 'a', 'TENT', [[50.0, 20.0]])
     write_run(tmp_path / 'b', 'TENT', [[40.0, 10.0]], stream=dict(
         order='random', orders=[['night', 'fog']], protocol='time budget',
-        relative_cost=2.6, adapt_every=3))
+        relative_cost=2.6, adapt_every=3, skip_prediction='forward'))
     res_b = tmp_path / 'b' / 'results.json'
     data = json.loads(res_b.read_text())
     for rec, adapted in zip(data['records'], (1, 0)):
@@ -85,3 +85,8 @@ def test_stream_protocols_are_labelled_and_adapted_share_shown(tmp_path):
         'TENT (tent_m)', 'TENT (tent_m) [random order] [time budget x2.6]']
     col = table[0].index('adapted %')
     assert [row[col] for row in table[1:]] == ['-', '25.0']
+    data['stream']['skip_prediction'] = 'adapter'
+    res_b.write_text(json.dumps(data))
+    table = report.main([str(tmp_path / 'a'), str(tmp_path / 'b'),
+                         '--out', str(tmp_path / 'o2')])
+    assert table[2][0].endswith("[skipped frames: adapter's prediction]")

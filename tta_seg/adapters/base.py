@@ -214,13 +214,26 @@ class BaseAdapter(BaseModel):
         with torch.no_grad():
             return self.segmentor.inference(inputs, metas)
 
-    def predict_step(self, data: dict) -> List[SegDataSample]:
-        """Like :meth:`test_step` but never adapts (forgetting checks)."""
+    def forward_logits(self, inputs: torch.Tensor,
+                       metas: Metas) -> torch.Tensor:
+        """One forward of the model the adapter reports, without the extra
+        test-time work some methods predict with (CoTTA's 14 views, ViDA's
+        uncertainty views). What a frame gets under a time budget while the
+        adapter is busy (Alfarra et al.: "the most recent adapted model").
+        The same as :meth:`predict_logits` unless a method overrides it."""
+        return self.predict_logits(inputs, metas)
+
+    def predict_step(self, data: dict,
+                     plain: bool = False) -> List[SegDataSample]:
+        """Like :meth:`test_step` but never adapts (forgetting checks);
+        ``plain`` predicts with :meth:`forward_logits` instead of
+        :meth:`predict_logits`."""
         self.prepare()
         samples = strip_labels(data.get('data_samples'))
         data = self.segmentor.data_preprocessor(
             dict(inputs=data['inputs'], data_samples=samples), False)
-        logits = self.predict_logits(
+        predict = self.forward_logits if plain else self.predict_logits
+        logits = predict(
             data['inputs'], [s.metainfo for s in data['data_samples']])
         return self.segmentor.postprocess_result(logits, data['data_samples'])
 

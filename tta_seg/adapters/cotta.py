@@ -211,7 +211,13 @@ class CoTTA(MeanTeacherAdapter):
         """CoTTA's prediction without adapting: the gated teacher."""
         return self.teacher_prediction(inputs, metas)
 
+    @torch.no_grad()
+    def forward_logits(self, inputs: torch.Tensor,
+                       metas: Metas) -> torch.Tensor:
+        """One forward of the teacher (no views, no anchor gate, no
+        prompt in SVDP): the model CoTTA reports, at Source cost."""
+        return self._predictor(self.teacher)(inputs, metas)
+
     def after_update(self) -> None:
         super().after_update()  # EMA teacher first, as the official code
         self.restore_to_source(self.restore_prob)
-

@@ -173,6 +173,13 @@ class ViDA(MeanTeacherAdapter):
             return self.teacher.inference(inputs, metas)
 
     @torch.no_grad()
+    def forward_logits(self, inputs: Tensor, metas: Metas) -> Tensor:
+        """One forward of the teacher at lambda = 1 (the HKA factors need
+        the uncertainty views this prediction is meant to skip)."""
+        set_vida_scales(self.teacher, 1.0, 1.0)
+        return self.teacher.inference(inputs, metas)
+
+    @torch.no_grad()
     def update_teacher(self) -> None:
         """EMA of the trainable (ViDA) parameters only (module docstring)."""
         student = dict(self.segmentor.named_parameters())

@@ -169,7 +169,12 @@ class ResultsWriter:
             text += (f"\ntime budget: relative cost "
                      f"{stream.get('relative_cost')}, adapted on one frame "
                      f"in {stream.get('adapt_every')}: {adapted} of "
-                     f'{frames} frames ({100 * adapted / frames:.1f} %)\n')
+                     f'{frames} frames ({100 * adapted / frames:.1f} %); '
+                     'the others predicted by '
+                     + ("the adapter's full prediction"
+                        if stream.get('skip_prediction', 'adapter')
+                        == 'adapter' else 'one forward of its model')
+                     + '\n')
         return text
 
     def _counters_text(self) -> str:

@@ -38,7 +38,8 @@ STREAM_PRESETS = {
     'fixed': {},
     'random': {'test_cfg.order': 'random'},
     'mixed': {'test_cfg.mixed': True},
-    'budget': {'test_cfg.time_budget': dict(relative_cost='measure')},
+    'budget': {'test_cfg.time_budget': dict(relative_cost='measure',
+                                            skip_prediction='forward')},
 }
 #: Work-dir names keep these characters; others become '_'.
 _SAFE = re.compile(r'[^A-Za-z0-9._=+-]')

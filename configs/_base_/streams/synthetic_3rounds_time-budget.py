@@ -5,5 +5,8 @@
 # default; for a reproducible run give a number or a tools/benchmark.py
 # JSON (the row of the run's own config), e.g.
 #   --cfg-options test_cfg.time_budget.relative_cost=docs/results/benchmark_cpu_r18.json
+# Frames skipped while the method is busy get one forward of its current
+# model (skip_prediction='forward'; 'adapter': its full prediction).
 _base_ = ['./synthetic_3rounds.py']
-test_cfg = dict(time_budget=dict(relative_cost='measure', measure_frames=5))
+test_cfg = dict(time_budget=dict(relative_cost='measure', measure_frames=5,
+                                 skip_prediction='forward'))

@@ -195,8 +195,9 @@ class ContinualTestLoop(BaseLoop):
             ``mixed`` list the whole stream's. Not with ``reset='domain'``
             or an ``order``.
         time_budget (dict, optional): ``dict(relative_cost=k | 'measure',
-            measure_frames=5)``: the online protocol of
-            :class:`.stream.TimeBudget`; None = every frame is adapted.
+            measure_frames=5, skip_prediction='forward')``: the online
+            protocol of :class:`.stream.TimeBudget`; None = every frame is
+            adapted.
         resume (bool): Continue from ``resume_state.pth`` in the work dir.
         progress (bool, optional): Progress bars; None = only on a TTY.
     """
@@ -347,7 +348,8 @@ class ContinualTestLoop(BaseLoop):
         if self.budget is not None:
             info.update(protocol='time budget',
                         relative_cost=self.budget.relative_cost,
-                        adapt_every=self.budget.k)
+                        adapt_every=self.budget.k,
+                        skip_prediction=self.budget.skip_prediction)
         shifts = {d['name']: shift_steps(d['dataset']) for d in self.domains}
         if any(shifts.values()):
             info['shifts'] = shifts
@@ -371,7 +373,8 @@ class ContinualTestLoop(BaseLoop):
                 adapter.reset()
             now = adapt and (self.budget is None or self.budget.adapt_now())
             adapted += int(now)
-            outputs = attach_labels(self._step(batch, now), batch)
+            outputs = attach_labels(
+                self._step(batch, now, skipped=adapt and not now), batch)
             self.evaluator.process(data_samples=outputs, data_batch=batch)
             self.runner.call_hook('after_test_iter', batch_idx=idx,
                                   data_batch=batch, outputs=outputs)
@@ -447,7 +450,8 @@ class ContinualTestLoop(BaseLoop):
             adapter.reset()
         now = self.budget is None or self.budget.adapt_now()
         before, start = dict(adapter.counters), time.perf_counter()
-        outputs = attach_labels(self._step(batch, now), batch)
+        outputs = attach_labels(self._step(batch, now, skipped=not now),
+                                batch)
         share = (time.perf_counter() - start) / len(outputs)
         domains = [o.metainfo['stream_domain'] for o in outputs]
         for name in dict.fromkeys(domains):
@@ -476,12 +480,15 @@ class ContinualTestLoop(BaseLoop):
                           adapted_frames=stat['adapted'])
         return record
 
-    def _step(self, batch: dict, adapt: bool):
-        """Adapt and predict, or only predict; while a time budget is
-        being measured, also time a Source forward of the same batch."""
+    def _step(self, batch: dict, adapt: bool, skipped: bool = False):
+        """Adapt and predict, or only predict (``skipped``: a frame the
+        time budget does not let the adapter adapt on); while a time
+        budget is being measured, also time a Source forward of the same
+        batch."""
         adapter = self.adapter
         if not adapt:
-            return adapter.predict_step(batch)
+            plain = skipped and self.budget.skip_prediction == 'forward'
+            return adapter.predict_step(batch, plain=plain)
         if self.budget is None or not self.budget.measuring:
             return adapter.test_step(batch)
         _, source_s = timed(self._source_forward, batch)
