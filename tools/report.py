@@ -53,9 +53,23 @@ def label_of(res: dict) -> str:
     label += ''.join(f' [{tag}]' for tag in stream_tags(res))
     overrides = res.get('overrides') or {}
     if overrides:
-        label += ' [' + ' '.join(f'{k}={v}' for k, v in
+        label += ' [' + ' '.join(f'{k}={override_text(k, v)}' for k, v in
                                  sorted(overrides.items())) + ']'
     return label
+
+
+def override_text(key: str, value, limit: int = 60) -> str:
+    """An override's value for a label; a whole stream (``test_cfg``, as a
+    sweep's stream-file variant passes it) or another long value is
+    summarised."""
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    if key == 'test_cfg' and isinstance(value, dict):
+        names = [d.get('name', '?') for d in value.get('domains') or []]
+        return (f"<stream: {value.get('rounds', 1)} rounds of "
+                f"{', '.join(names)}>")
+    return text[:limit - 3] + '...'
 
 
 def stream_tags(res: dict) -> List[str]:
@@ -65,6 +79,11 @@ def stream_tags(res: dict) -> List[str]:
         tags.append('mixed domains')
     elif stream.get('order', 'fixed') != 'fixed':
         tags.append(f"{stream['order']} order")
+    schedules = {step['schedule'].get('type', '?')
+                 for steps in (stream.get('shifts') or {}).values()
+                 for step in steps if step.get('schedule')}
+    if schedules:
+        tags.append('gradual ' + '/'.join(sorted(schedules)))
     if stream.get('protocol') == 'time budget':
         cost = stream.get('relative_cost')
         tags.append('time budget x' + (f'{cost:.3g}' if isinstance(

@@ -3,7 +3,8 @@
 # round, mixed domains, the time budget (each method's own relative cost
 # from the 2-core CPU benchmarks in docs/results/; the row of the run's
 # config) and the gradual shift (severity 1 -> 5 -> 1 within each
-# condition).
+# condition); and, at batch 4, the fixed order against mixed domains
+# (batch statistics over images of different domains).
 #   python tools/sweep.py configs/sweeps/protocols_embedded.py --num-cpus 2
 r18 = 'deeplabv3plus-r18_synthetic'
 b0 = 'segformer-b0_synthetic'
@@ -33,5 +34,8 @@ sweep = dict(
             relative_cost=[f'docs/results/benchmark_cpu_{name}.json'
                            for name in ('r18', 'b0', 'b0_bn_adapt')],
             skip_prediction='forward')},
-        gradual=dict(stream='configs/_base_/streams/synthetic_gradual.py')),
+        gradual=dict(stream='configs/_base_/streams/synthetic_gradual.py'),
+        # batches of 4: one domain per batch, or domains mixed inside it
+        fixed_b4={'test_dataloader.batch_size': 4},
+        mixed_b4={'test_cfg.mixed': True, 'test_dataloader.batch_size': 4}),
     seeds=[0])

@@ -90,3 +90,23 @@ def test_stream_protocols_are_labelled_and_adapted_share_shown(tmp_path):
     table = report.main([str(tmp_path / 'a'), str(tmp_path / 'b'),
                          '--out', str(tmp_path / 'o2')])
     assert table[2][0].endswith("[skipped frames: adapter's prediction]")
+
+
+def test_a_whole_stream_override_is_summarised(tmp_path):
+    steps = [dict(type='SyntheticWeather', condition='fog',
+                  schedule=dict(type='triangle', low=1, high=5))]
+    write_run(tmp_path / 'a', 'TENT', [[50.0, 20.0]], stream=dict(
+        order='fixed', orders=[['fog', 'night']], protocol='every frame',
+        shifts=dict(fog=steps, night=[])))
+    res_a = tmp_path / 'a' / 'results.json'
+    data = json.loads(res_a.read_text())
+    data['overrides'] = {'test_cfg': dict(
+        type='ContinualTestLoop', rounds=3, domains=[
+            dict(name='fog', dataset=dict(pipeline=steps * 20)),
+            dict(name='night', dataset=dict(pipeline=steps * 20))]),
+        'adapter.lr': 0.1}
+    res_a.write_text(json.dumps(data))
+    table = report.main([str(tmp_path / 'a'), '--out', str(tmp_path / 'o')])
+    assert table[1][0] == ('TENT (tent_m) [gradual triangle] '
+                           '[adapter.lr=0.1 test_cfg=<stream: 3 rounds of '
+                           'fog, night>]')
