@@ -101,12 +101,31 @@ def last_val_metrics(runner: Runner) -> dict:
     return metrics
 
 
+def resume_globals() -> list:
+    """What mmengine's own training checkpoints hold beyond tensors: its
+    message hub's ``HistoryBuffer`` with NumPy arrays and scalars. torch
+    >= 2.6 loads with ``weights_only=True`` and refuses these, so
+    ``--resume`` failed; they are allowed while resuming, and only they
+    (the checkpoint is the one this run wrote into its work dir)."""
+    import numpy as np
+    from mmengine.logging.history_buffer import HistoryBuffer
+    from numpy._core.multiarray import _reconstruct, scalar
+    dtypes = [getattr(np.dtypes, name) for name in dir(np.dtypes)
+              if name.endswith('DType')]
+    return [HistoryBuffer, np.ndarray, np.dtype, _reconstruct, scalar,
+            getattr, *dtypes]
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_cfg(args)
     prepare_data(cfg)
     runner = Runner.from_cfg(cfg)
-    runner.train()
+    if args.resume:
+        with torch.serialization.safe_globals(resume_globals()):
+            runner.train()
+    else:
+        runner.train()
     metrics = {}
     if runner.val_loop is not None:
         # the train loop validates after its last iteration: reuse that

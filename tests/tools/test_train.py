@@ -5,12 +5,14 @@ import os.path as osp
 import sys
 import textwrap
 
+import pytest
 import torch
+from mmengine.hooks import Hook
 
 from tests.tiny import tiny_dataset_cfg, tiny_segmentor_cfg, \
     write_tiny_cityscapes
 from tta_seg.apis.config import REPO_ROOT
-from tta_seg.registry import MODELS
+from tta_seg.registry import HOOKS, MODELS
 from tta_seg.utils.checkpoint import load_source_weights
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
@@ -77,3 +79,82 @@ class _Runner:
         self.model, self.work_dir, self.iter = model, work_dir, 0
         self.cfg = type('Cfg', (), {'filename': 'x.py'})()
         self.logger = type('Log', (), {'info': staticmethod(print)})()
+
+
+@HOOKS.register_module(force=True)
+class StopAfterIter(Hook):
+    """Raise after ``at`` iterations (after the checkpoint hook saved)."""
+    priority = 'LOWEST'
+
+    def __init__(self, at):
+        self.at = at
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if runner.iter + 1 == self.at:
+            raise KeyboardInterrupt(f'stopped after iteration {self.at}')
+
+
+@HOOKS.register_module(force=True)
+class SeenIters(Hook):
+    """The iterations a training ran."""
+    seen = []
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        SeenIters.seen.append(runner.iter)
+
+
+def test_interrupted_training_resumes_exactly(tmp_path):
+    """--resume continues from the last checkpoint in the work dir: the
+    weights equal those of an uninterrupted run (data order, optimizer,
+    BN statistics and learning-rate schedule restored), so a long training
+    can be continued over several sittings."""
+    root = write_tiny_cityscapes(str(tmp_path / 'data'))
+    train_set = tiny_dataset_cfg(root, 'a')
+    train_set['pipeline'] = [dict(type='LoadImageFromFile'),
+                             dict(type='LoadAnnotations'),
+                             dict(type='PackSegInputs')]
+    model = tiny_segmentor_cfg('bn')
+    model['data_preprocessor']['size'] = (32, 48)
+    cfg = f'''
+    _base_ = [{osp.join(REPO_ROOT,
+                        'configs/_base_/schedules/synthetic_source.py')!r}]
+    synthetic_benchmark = None
+    model = {model!r}
+    train_dataloader = dict(batch_size=1, num_workers=0,
+                            persistent_workers=False,
+                            dataset={train_set!r})
+    val_dataloader = dict(batch_size=1, num_workers=0,
+                          dataset={tiny_dataset_cfg(root, 'val')!r})
+    test_dataloader = val_dataloader
+    train_cfg = dict(max_iters=5, val_interval=5)
+    param_scheduler = [dict(type='LinearLR', start_factor=0.1,
+                            by_epoch=False, begin=0, end=5)]
+    default_hooks = dict(checkpoint=dict(interval=2))
+    randomness = dict(seed=0)
+    '''
+    (tmp_path / 'cfg.py').write_text(textwrap.dedent(cfg))
+
+    (tmp_path / 'stop.py').write_text(
+        "_base_ = ['./cfg.py']\n"
+        "custom_hooks = [dict(type='StopAfterIter', at=3)]\n")
+    (tmp_path / 'count.py').write_text(
+        "_base_ = ['./cfg.py']\ncustom_hooks = [dict(type='SeenIters')]\n")
+
+    def train_to(work, config='cfg.py', *extra):
+        out = tmp_path / f'{work}.pth'
+        train.main([str(tmp_path / config), '--work-dir',
+                    str(tmp_path / work), '--export', str(out), *extra])
+        return torch.load(out, weights_only=True)
+
+    full = train_to('full')
+    with pytest.raises(KeyboardInterrupt):
+        train_to('cut', 'stop.py')
+    assert osp.isfile(tmp_path / 'cut' / 'iter_2.pth')
+    SeenIters.seen = []
+    resumed = train_to('cut', 'count.py', '--resume')
+    assert SeenIters.seen == [2, 3, 4]  # from the checkpoint of iteration 2
+    assert json.loads((tmp_path / 'cut' / 'train_summary.json').read_text(
+    ))['iters'] == 5
+    for key, value in full.items():
+        assert torch.equal(value, resumed[key]), key
