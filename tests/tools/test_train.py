@@ -107,8 +107,9 @@ class SeenIters(Hook):
 def test_interrupted_training_resumes_exactly(tmp_path):
     """--resume continues from the last checkpoint in the work dir: the
     weights equal those of an uninterrupted run (data order, optimizer,
-    BN statistics and learning-rate schedule restored), so a long training
-    can be continued over several sittings."""
+    BN statistics and learning-rate schedule restored; the pipeline has no
+    random augmentation, whose random numbers a resume does not restore),
+    so a long training can be continued over several sittings."""
     root = write_tiny_cityscapes(str(tmp_path / 'data'))
     train_set = tiny_dataset_cfg(root, 'a')
     train_set['pipeline'] = [dict(type='LoadImageFromFile'),
