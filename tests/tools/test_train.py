@@ -19,12 +19,13 @@ sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
 import train  # noqa: E402
 
 
-def test_train_and_export(tmp_path):
+def write_train_cfg(tmp_path, augment, batch_size, iters, extra=''):
+    """A tiny training config at ``tmp_path/cfg.py`` (the embedded
+    schedule with tiny data and model)."""
     root = write_tiny_cityscapes(str(tmp_path / 'data'))
     train_set = tiny_dataset_cfg(root, 'a')
     train_set['pipeline'] = [dict(type='LoadImageFromFile'),
-                             dict(type='LoadAnnotations'),
-                             dict(type='RandomFlip', prob=0.5),
+                             dict(type='LoadAnnotations'), *augment,
                              dict(type='PackSegInputs')]
     model = tiny_segmentor_cfg('bn')
     model['data_preprocessor']['size'] = (32, 48)
@@ -33,16 +34,20 @@ def test_train_and_export(tmp_path):
                         'configs/_base_/schedules/synthetic_source.py')!r}]
     synthetic_benchmark = None
     model = {model!r}
-    train_dataloader = dict(batch_size=2, num_workers=0,
+    train_dataloader = dict(batch_size={batch_size}, num_workers=0,
                             persistent_workers=False,
                             dataset={train_set!r})
     val_dataloader = dict(batch_size=1, num_workers=0,
                           dataset={tiny_dataset_cfg(root, 'val')!r})
     test_dataloader = val_dataloader
-    train_cfg = dict(max_iters=4, val_interval=4)
-    param_scheduler = []
+    train_cfg = dict(max_iters={iters}, val_interval={iters})
     '''
-    (tmp_path / 'cfg.py').write_text(textwrap.dedent(cfg))
+    (tmp_path / 'cfg.py').write_text(textwrap.dedent(cfg) + extra)
+
+
+def test_train_and_export(tmp_path):
+    write_train_cfg(tmp_path, [dict(type='RandomFlip', prob=0.5)], 2, 4,
+                    'param_scheduler = []\n')
     out = tmp_path / 'model.pth'
     train.main([str(tmp_path / 'cfg.py'), '--work-dir',
                 str(tmp_path / 'work'), '--export', str(out)])
@@ -110,32 +115,12 @@ def test_interrupted_training_resumes_exactly(tmp_path):
     BN statistics and learning-rate schedule restored; the pipeline has no
     random augmentation, whose random numbers a resume does not restore),
     so a long training can be continued over several sittings."""
-    root = write_tiny_cityscapes(str(tmp_path / 'data'))
-    train_set = tiny_dataset_cfg(root, 'a')
-    train_set['pipeline'] = [dict(type='LoadImageFromFile'),
-                             dict(type='LoadAnnotations'),
-                             dict(type='PackSegInputs')]
-    model = tiny_segmentor_cfg('bn')
-    model['data_preprocessor']['size'] = (32, 48)
-    cfg = f'''
-    _base_ = [{osp.join(REPO_ROOT,
-                        'configs/_base_/schedules/synthetic_source.py')!r}]
-    synthetic_benchmark = None
-    model = {model!r}
-    train_dataloader = dict(batch_size=1, num_workers=0,
-                            persistent_workers=False,
-                            dataset={train_set!r})
-    val_dataloader = dict(batch_size=1, num_workers=0,
-                          dataset={tiny_dataset_cfg(root, 'val')!r})
-    test_dataloader = val_dataloader
-    train_cfg = dict(max_iters=5, val_interval=5)
-    param_scheduler = [dict(type='LinearLR', start_factor=0.1,
-                            by_epoch=False, begin=0, end=5)]
-    default_hooks = dict(checkpoint=dict(interval=2))
-    randomness = dict(seed=0)
-    '''
-    (tmp_path / 'cfg.py').write_text(textwrap.dedent(cfg))
-
+    write_train_cfg(tmp_path, [], 1, 5, textwrap.dedent('''\
+        param_scheduler = [dict(type='LinearLR', start_factor=0.1,
+                                by_epoch=False, begin=0, end=5)]
+        default_hooks = dict(checkpoint=dict(interval=2))
+        randomness = dict(seed=0)
+        '''))
     (tmp_path / 'stop.py').write_text(
         "_base_ = ['./cfg.py']\n"
         "custom_hooks = [dict(type='StopAfterIter', at=3)]\n")
