@@ -177,16 +177,23 @@ class CoTTA(MeanTeacherAdapter):
             view_batch=self.view_batch, align_corners=align)
 
     @torch.no_grad()
-    def teacher_prediction(self, inputs: torch.Tensor,
-                           metas: Metas) -> torch.Tensor:
-        """Gated teacher probabilities (N, C, H, W) (steps 1-3 above)."""
+    def anchor_gate(self, inputs: torch.Tensor, metas: Metas) -> torch.Tensor:
+        """(N, 1, H, W): where the anchor's confidence on the gate view
+        exceeds ``anchor_threshold`` (the teacher's gate view is used there,
+        the mean over views elsewhere)."""
         align = getattr(self.segmentor, 'align_corners', False)
         confidence = view_probs(self._predictor(self.anchor), inputs, metas,
                                 self.gate_scale, False, align).amax(
                                     dim=1, keepdim=True)
+        return confidence > self.anchor_threshold
+
+    @torch.no_grad()
+    def teacher_prediction(self, inputs: torch.Tensor,
+                           metas: Metas) -> torch.Tensor:
+        """Gated teacher probabilities (N, C, H, W) (steps 1-3 above)."""
+        gate = self.anchor_gate(inputs, metas)
         mean_probs, gate_probs = self.teacher_views(inputs, metas)
-        return torch.where(confidence > self.anchor_threshold, gate_probs,
-                           mean_probs)
+        return torch.where(gate, gate_probs, mean_probs)
 
     def student_loss(self, inputs: torch.Tensor, metas: Metas,
                      target_probs: torch.Tensor) -> Losses:

@@ -48,7 +48,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 
-from tta_seg.models.augment_views import view_metas, view_probs
+from tta_seg.models.augment_views import view_metas
 from tta_seg.models.svdp import (SparsePrompt, find_classifier,
                                  mc_dropout_probs, pixel_uncertainty,
                                  prompted_multi_view_probs)
@@ -128,18 +128,15 @@ class SVDP(CoTTA):
         """Gated probabilities (N, C, H, W) of the prompted teacher."""
         if uncertainty is None:
             uncertainty = self.uncertainty(inputs, metas)
-        align = getattr(self.segmentor, 'align_corners', False)
-        confidence = view_probs(self._predictor(self.anchor), inputs, metas,
-                                self.gate_scale, False, align).amax(
-                                    dim=1, keepdim=True)
+        gate = self.anchor_gate(inputs, metas)  # unprompted anchor
         mean_probs, gate_probs = prompted_multi_view_probs(
             self._predictor(self.teacher), inputs, metas,
             partial(self.teacher_prompt, uncertainty=uncertainty),
             self.view_scales(inputs.shape[-2:]), self.flip,
             keep_scale=self.gate_scale, fast=self.fast_views,
-            view_batch=self.view_batch, align_corners=align)
-        return torch.where(confidence > self.anchor_threshold, gate_probs,
-                           mean_probs)
+            view_batch=self.view_batch,
+            align_corners=getattr(self.segmentor, 'align_corners', False))
+        return torch.where(gate, gate_probs, mean_probs)
 
     def adapt_loss(self, inputs: torch.Tensor,
                    metas: Metas) -> Tuple[torch.Tensor, Losses]:
