@@ -10,7 +10,8 @@
 
 A sweep config (``configs/sweeps/*.py``) defines ``sweep = dict(...)``
 (:mod:`tta_seg.sweep.spec`); the flags replace its entries or, without a
-file, define the sweep. ``--streams`` takes preset names
+file, define the sweep. ``--streams`` selects stream variants by name:
+the sweep config's own (e.g. ``gradual``), else the presets
 (:data:`tta_seg.sweep.spec.STREAM_PRESETS`). Without ``--address`` (or
 ``$RAY_ADDRESS``) a local Ray instance runs the trials; with it, the
 same command runs them on an existing cluster. Re-running a sweep skips
@@ -32,7 +33,7 @@ import tta_seg  # noqa: E402,F401  (mmcv-lite shim before mmseg)
 from mmengine.config import DictAction  # noqa: E402
 
 from tta_seg.sweep.spec import (STREAM_PRESETS, expand,  # noqa: E402
-                                load_sweep, parse_grid)
+                                load_sweep, parse_grid, select_streams)
 
 
 def parse_args(argv=None):
@@ -42,8 +43,9 @@ def parse_args(argv=None):
     p.add_argument('--seeds', nargs='+', type=int)
     p.add_argument('--grid', nargs='+', metavar='KEY=V1,V2',
                    help='overrides to sweep (cartesian product)')
-    p.add_argument('--streams', nargs='+', choices=sorted(STREAM_PRESETS),
-                   help='stream variants')
+    p.add_argument('--streams', nargs='+', metavar='NAME',
+                   help='stream variants: the sweep config\'s own by name, '
+                   f'else the presets ({", ".join(sorted(STREAM_PRESETS))})')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='overrides of every trial')
     p.add_argument('--data-root', action='append', metavar='[NAME=]PATH')
@@ -79,15 +81,21 @@ def build_sweep(args) -> dict:
                      data_roots=args.data_root)
     if args.grid:
         overrides['grid'] = parse_grid(args.grid)
-    if args.streams:
-        overrides['streams'] = {n: STREAM_PRESETS[n] for n in args.streams}
     if args.cfg_options:
         overrides['cfg_options'] = dict(args.cfg_options)
     if args.sweep:
-        return load_sweep(args.sweep, overrides)
-    if not args.configs:
+        sweep = load_sweep(args.sweep, overrides)
+    elif not args.configs:
         raise SystemExit('give a sweep config or --configs')
-    return {k: v for k, v in overrides.items() if v is not None}
+    else:
+        sweep = {k: v for k, v in overrides.items() if v is not None}
+    if args.streams:
+        try:
+            sweep['streams'] = select_streams(args.streams,
+                                              sweep.get('streams'))
+        except KeyError as err:
+            raise SystemExit(f'--streams: {err.args[0]}')
+    return sweep
 
 
 def main(argv=None):

@@ -71,3 +71,40 @@ def test_config_paths_resolve_from_any_directory(tmp_path, monkeypatch):
     rel = 'configs/source/source_deeplabv3plus-r18_synthetic.py'
     trial, = expand(dict(configs=[rel]))
     assert trial.config == osp.join(REPO_ROOT, rel)
+
+
+def test_streams_select_the_sweep_configs_own_variants_first():
+    from tta_seg.sweep.spec import STREAM_PRESETS, select_streams
+    own = {'random': {'test_cfg.order': [['b', 'a']]},
+           'gradual': dict(stream='streams/g.py')}
+    got = select_streams(['gradual', 'random', 'budget'], own)
+    assert list(got) == ['gradual', 'random', 'budget']
+    assert got['gradual'] == own['gradual']
+    assert got['random'] == own['random']      # the config's, not the preset
+    assert got['budget'] == STREAM_PRESETS['budget']
+    assert select_streams(['fixed']) == {'fixed': {}}
+    with pytest.raises(KeyError, match=r"'grad'.*gradual, random.*budget"):
+        select_streams(['grad'], own)
+
+
+def test_sweep_tool_streams_flag_picks_from_the_sweep_file():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'sweep_tool', osp.join(REPO_ROOT, 'tools', 'sweep.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    path = osp.join(REPO_ROOT, 'configs', 'sweeps', 'protocols_embedded.py')
+    sweep = tool.build_sweep(tool.parse_args(
+        [path, '--streams', 'gradual', 'budget']))
+    assert list(sweep['streams']) == ['gradual', 'budget']
+    assert sweep['streams']['gradual']['stream'].endswith(
+        'synthetic_gradual.py')
+    # the file's budget (costs from the shipped benchmark JSONs), not the
+    # preset's in-run measurement
+    assert isinstance(
+        sweep['streams']['budget']['test_cfg.time_budget']['relative_cost'],
+        list)
+    names = {t.stream for t in tool.expand(sweep)}
+    assert names == {'gradual', 'budget'}
+    with pytest.raises(SystemExit, match='neither a stream'):
+        tool.build_sweep(tool.parse_args([path, '--streams', 'nope']))

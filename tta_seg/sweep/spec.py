@@ -32,8 +32,9 @@ from typing import Dict, List, Optional
 
 from mmengine.config import Config
 
-#: Stream variants by name (``tools/sweep.py --streams``): overrides of
-#: the config's ``test_cfg`` (see ``tta_seg/engine/loops/stream.py``).
+#: Stream variants by name (``tools/sweep.py --streams``, where a sweep
+#: config's own variant of the same name wins): overrides of the config's
+#: ``test_cfg`` (see ``tta_seg/engine/loops/stream.py``).
 STREAM_PRESETS = {
     'fixed': {},
     'random': {'test_cfg.order': 'random'},
@@ -191,6 +192,30 @@ def expand(sweep: dict) -> List[Trial]:
         raise ValueError(f'sweep trials share work dir names {dup}: make '
                          'the config keys or stream names distinct')
     return trials
+
+
+def select_streams(names: List[str],
+                   defined: Optional[dict] = None) -> Dict[str, dict]:
+    """The stream variants ``names`` (``tools/sweep.py --streams``): each
+    is one of the sweep config's own variants (``defined``) if it has one
+    of that name, else a preset of :data:`STREAM_PRESETS`.
+
+    Raises:
+        KeyError: a name that is neither, with the names there are.
+    """
+    defined = dict(defined or {})
+    out = {}
+    for name in names:
+        if name in defined:
+            out[name] = defined[name]
+        elif name in STREAM_PRESETS:
+            out[name] = STREAM_PRESETS[name]
+        else:
+            raise KeyError(
+                f'stream {name!r} is neither a stream of the sweep config '
+                f'({", ".join(sorted(defined)) or "it defines none"}) nor a '
+                f'preset ({", ".join(sorted(STREAM_PRESETS))})')
+    return out
 
 
 def load_sweep(path: str, overrides: Optional[dict] = None) -> dict:
