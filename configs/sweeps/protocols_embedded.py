@@ -13,6 +13,7 @@ sweep = dict(
     configs=dict(
         r18_source=f'configs/source/source_{r18}.py',
         r18_bn_adapt=f'configs/bn_adapt/bn-adapt_{r18}.py',
+        r18_tent=f'configs/tent/tent_{r18}.py',
         r18_tent_original=f'configs/tent/tent-original_{r18}.py',
         r18_cotta=f'configs/cotta/cotta_{r18}.py',
         r18_ecotta=f'configs/ecotta/ecotta_{r18}.py',

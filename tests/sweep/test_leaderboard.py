@@ -8,7 +8,8 @@ import os
 import pytest
 
 from tta_seg.sweep.leaderboard import (choose_on_validation, leaderboard,
-                                       load_trials, mean_std, selected_rows,
+                                       load_trials, mean_std, plot,
+                                       selected_rows, stream_grid,
                                        write_leaderboard)
 
 
@@ -130,3 +131,20 @@ def test_files_of_a_sweep(tmp_path):
         assert (tmp_path / name).stat().st_size > 0
     with pytest.raises(FileNotFoundError, match='not the work root'):
         load_trials(str(tmp_path / 'tent'))
+
+
+def test_runs_by_streams_grid_and_its_heat_map(tmp_path):
+    trials = [trial('t0', 'tent', 'fixed', 0, made_up([10, 20, 30, 40])),
+              trial('t1', 'tent', 'fixed', 1, made_up([20, 20, 40, 60])),
+              trial('s0', 'src', 'fixed', 0, made_up([5, 5, 5, 5])),
+              trial('t2', 'tent', 'mixed', 0, made_up([1, 2, 3, 4])),
+              trial('l0', 'tent', 'mixed', 0, made_up([2, 2, 2, 2]), lr=0.1)]
+    runs, streams, grid = stream_grid(leaderboard(trials))
+    assert runs == ['TENT (tent)', 'TENT (src)', 'TENT (tent) lr=0.1']
+    assert streams == ['fixed', 'mixed']
+    assert grid[0][0] == (30, pytest.approx(math.sqrt(50)))
+    assert grid[0][1] == (2.5, None)
+    assert grid[1] == [(5, None), None]      # src never ran on 'mixed'
+    assert grid[2] == [None, (2, None)]
+    plot(leaderboard(trials), str(tmp_path / 'grid.png'), 'made up')
+    assert (tmp_path / 'grid.png').read_bytes()[:4] == b'\x89PNG'

@@ -192,9 +192,67 @@ def write_csv(path: str, rows: List[List[str]]) -> None:
     atomic_write_text(path, csv_text(rows))
 
 
+def stream_grid(
+        rows: List[dict]) -> Tuple[List[str], List[str], List[List[tuple]]]:
+    """The leaderboard as runs × streams: run labels (method, key and grid
+    point, in order of first appearance), the streams (likewise) and per
+    run and stream the (mean, std) of the mean mIoU, None where that run
+    has no finished trial on that stream."""
+    runs, streams, cells = [], [], {}
+    for r in rows:
+        run = f"{r['method']} ({r['key']}) {r['params']}".strip()
+        runs += [run] if run not in runs else []
+        streams += [r['stream']] if r['stream'] not in streams else []
+        cells[run, r['stream']] = r['stats'].get('mean')
+    return runs, streams, [[cells.get((run, s)) for s in streams]
+                           for run in runs]
+
+
+def _plot_stream_grid(rows: List[dict], path: str, title: str) -> None:
+    """Heat map of the mean mIoU of every run (rows) on every stream
+    (columns), each cell annotated with its mean (± std over seeds)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    runs, streams, grid = stream_grid(rows)
+    values = np.array([[c[0] if c and c[0] is not None else np.nan
+                        for c in line] for line in grid], dtype=float)
+    fig, ax = plt.subplots(figsize=(4 + 1.3 * len(streams),
+                                    0.32 * len(runs) + 1.8))
+    image = ax.imshow(np.ma.masked_invalid(values), cmap='viridis',
+                      aspect='auto')
+    image.cmap.set_bad('0.9')
+    middle = np.nanmean(values) if np.isfinite(values).any() else 0.0
+    for i, line in enumerate(grid):
+        for j, cell in enumerate(line):
+            if not cell or cell[0] is None:
+                continue
+            text = f'{cell[0]:.1f}' + ('' if cell[1] is None
+                                       else f' ± {cell[1]:.1f}')
+            ax.text(j, i, text, ha='center', va='center', fontsize=7,
+                    color='black' if cell[0] > middle else 'white')
+    ax.set_xticks(range(len(streams)))
+    ax.set_xticklabels(streams, fontsize=8)
+    ax.xaxis.tick_top()
+    ax.set_yticks(range(len(runs)))
+    ax.set_yticklabels(runs, fontsize=7)
+    fig.colorbar(image, ax=ax, label='mean mIoU (%) over the stream',
+                 shrink=0.6)
+    if title:
+        ax.set_title(title, fontsize=10, pad=24)
+    save_figure(fig, path)
+
+
 def plot(rows: List[dict], path: str, title: str = '') -> None:
-    """Left: mean mIoU per round, mean over seeds with a ± std band; right:
-    each row's mean with its std as an error bar."""
+    """One stream: left, mean mIoU per round, mean over seeds with a ± std
+    band; right, each row's mean with its std as an error bar. Several
+    streams: a runs × streams heat map of the mean (:func:`stream_grid`),
+    which stays readable where one line per (run, stream) would not."""
+    if len({r['stream'] for r in rows}) > 1:
+        _plot_stream_grid(rows, path, title)
+        return
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
