@@ -4,8 +4,9 @@ from .losses import entropy_map, self_cross_entropy, softmax_entropy
 from .norm import (NORM_TYPES, MixStatBN, freeze_all_but, norm_affine_params,
                    replace_norm_layers)
 from .selfnorm_crossnorm import CrossNorm, ResNetV1cSNCN, SelfNorm
+from .train_losses import WeightedCrossEntropyLoss
 
 __all__ = ['NORM_TYPES', 'MixStatBN', 'freeze_all_but', 'norm_affine_params',
            'replace_norm_layers', 'entropy_map', 'self_cross_entropy',
            'softmax_entropy', 'GpreBNLayer', 'CrossNorm', 'ResNetV1cSNCN',
-           'SelfNorm', 'EcoTTASegmentor', 'MetaBlock']
+           'SelfNorm', 'EcoTTASegmentor', 'MetaBlock', 'WeightedCrossEntropyLoss']

@@ -1,0 +1,88 @@
+"""WeightedCrossEntropyLoss against hand-computed values and mmseg's loss."""
+import math
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
+from mmseg.models.losses import CrossEntropyLoss
+from mmseg.structures import SegDataSample
+
+from tta_seg.apis.config import REPO_ROOT
+from tta_seg.models.train_losses import WeightedCrossEntropyLoss
+from tta_seg.registry import MODELS
+
+
+def test_weighted_mean_over_labelled_pixels_by_hand():
+    # one image, 3 classes, 3 pixels labelled 0, 2 and ignored
+    logits = torch.tensor([[[[2.0, 0.0, 5.0]], [[0.0, 1.0, 0.0]],
+                            [[0.0, 3.0, 0.0]]]])
+    label = torch.tensor([[[0, 2, 255]]])
+    loss = WeightedCrossEntropyLoss([1.0, 2.0, 3.0], loss_weight=0.5)(
+        logits, label)
+    ce0 = -2.0 + math.log(math.exp(2) + 2)            # pixel 0, class 0
+    ce2 = -3.0 + math.log(1 + math.exp(1) + math.exp(3))  # pixel 1, class 2
+    assert loss.item() == pytest.approx(0.5 * (1 * ce0 + 3 * ce2) / 4,
+                                        rel=1e-6)
+
+
+def test_unit_weights_equal_mmseg_cross_entropy_over_labelled_pixels():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 5, 6, 7)
+    label = torch.randint(0, 5, (2, 6, 7))
+    label[0, :2] = 255
+    ours = WeightedCrossEntropyLoss([1.0] * 5)(logits, label)
+    theirs = CrossEntropyLoss(avg_non_ignore=True)(logits, label,
+                                                   ignore_index=255)
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-6)
+    # a heavier class weighs more: the loss moves towards its pixels' CE
+    heavy = WeightedCrossEntropyLoss([1.0, 1.0, 1.0, 1.0, 100.0])(
+        logits, label)
+    keep = label == 4
+    ce = torch.nn.functional.cross_entropy(logits, label, ignore_index=255,
+                                           reduction='none')
+    assert abs(heavy - ce[keep].mean()) < abs(ours - ce[keep].mean())
+
+
+@pytest.mark.parametrize('weights', [[], [1.0, -1.0], [0.0, 0.0],
+                                     [[1.0, 2.0]]])
+def test_bad_weights_are_refused(weights):
+    with pytest.raises(ValueError, match='class_weight'):
+        WeightedCrossEntropyLoss(weights)
+
+
+def test_class_count_must_match():
+    with pytest.raises(ValueError, match='3 weights, the logits 4'):
+        WeightedCrossEntropyLoss([1.0] * 3)(torch.zeros(1, 4, 2, 2),
+                                            torch.zeros(1, 2, 2).long())
+
+
+def test_the_long_recipe_builds_and_trains_with_enet_weights():
+    init_default_scope('tta_seg')
+    cfg = Config.fromfile(osp.join(
+        REPO_ROOT, 'configs/source/deeplabv3plus-r18_synthetic-train-long.py'))
+    # class shares (%) of the labelled pixels of the generated train split
+    share = [30.594, 4.254, 25.548, 0.228, 0.210, 1.534, 0.080, 0.243,
+             12.815, 1.653, 5.204, 0.511, 0.241, 12.598, 1.711, 2.200,
+             0.143, 0.144, 0.090]
+    p = [s / 100 for s in share]
+    enet = [1 / math.log(1.02 + x) for x in p]
+    scale = sum(a * b for a, b in zip(p, enet))
+    assert cfg.model.decode_head.loss_decode.class_weight == pytest.approx(
+        [w / scale for w in enet], abs=0.005)
+    cfg.model.data_preprocessor.size = (32, 64)
+    model = MODELS.build(cfg.model)
+    assert isinstance(model.decode_head.loss_decode, WeightedCrossEntropyLoss)
+    samples = []
+    for rows in (16, 8):
+        sample = SegDataSample(gt_sem_seg=PixelData(
+            data=torch.full((1, 32, 64), 255, dtype=torch.long)))
+        sample.gt_sem_seg.data[0, :rows] = 18
+        sample.set_metainfo(dict(img_shape=(32, 64), pad_shape=(32, 64)))
+        samples.append(sample)
+    # batch 2: the ASPP image pool's BN needs more than one value
+    losses = model.loss(torch.randn(2, 3, 32, 64), samples)
+    assert torch.isfinite(losses['decode.loss_ce'])
+    losses['decode.loss_ce'].backward()
