@@ -2,8 +2,9 @@
 
 mmseg 1.2's ``CrossEntropyLoss(class_weight=...)`` fails on any label map
 that holds the ignore index (it looks every label up in the weight vector,
-255 included, to compute its average factor), so a class-weighted training
-on Cityscapes-style labels needs its own loss.
+255 included, to compute its average factor; open-mmlab/mmsegmentation
+issues #3492 and #3734), so a class-weighted training on Cityscapes-style
+labels needs its own loss.
 """
 from typing import Optional, Sequence
 
