@@ -152,6 +152,12 @@ def selected_rows(rows: List[dict], chosen: Dict[str, dict],
     return out
 
 
+def _label(row: dict, *parts: str) -> str:
+    """``Method (key)`` of a leaderboard row, then ``parts`` (e.g. its
+    stream and grid point) where not empty."""
+    return ' '.join([f"{row['method']} ({row['key']})", *parts]).strip()
+
+
 def _cell(stat) -> str:
     mean, std = stat if stat else (None, None)
     if mean is None:
@@ -170,7 +176,7 @@ def table(rows: List[dict], extra: Tuple[str, ...] = ()) -> List[List[str]]:
                          if any(c in r['stats'] for r in rows)]
     out = [['run', 'stream', 'overrides', 'seeds'] + columns + list(extra)]
     for r in rows:
-        out.append([f"{r['method']} ({r['key']})", r['stream'],
+        out.append([_label(r), r['stream'],
                     r['params'] or '-', str(r['n'])] +
                    [_cell(r['stats'].get(c)) for c in columns] +
                    [_cell((r.get(e), None)) for e in extra])
@@ -200,7 +206,7 @@ def stream_grid(
     has no finished trial on that stream."""
     runs, streams, cells = [], [], {}
     for r in rows:
-        run = f"{r['method']} ({r['key']}) {r['params']}".strip()
+        run = _label(r, r['params'])
         runs += [run] if run not in runs else []
         streams += [r['stream']] if r['stream'] not in streams else []
         cells[run, r['stream']] = r['stats'].get('mean')
@@ -221,9 +227,9 @@ def _plot_stream_grid(rows: List[dict], path: str, title: str) -> None:
                         for c in line] for line in grid], dtype=float)
     fig, ax = plt.subplots(figsize=(4 + 1.3 * len(streams),
                                     0.32 * len(runs) + 1.8))
-    image = ax.imshow(np.ma.masked_invalid(values), cmap='viridis',
-                      aspect='auto')
-    image.cmap.set_bad('0.9')
+    image = ax.imshow(np.ma.masked_invalid(values), aspect='auto',
+                      cmap=matplotlib.colormaps['viridis'].with_extremes(
+                          bad='0.9'))
     middle = np.nanmean(values) if np.isfinite(values).any() else 0.0
     for i, line in enumerate(grid):
         for j, cell in enumerate(line):
@@ -261,8 +267,7 @@ def plot(rows: List[dict], path: str, title: str = '') -> None:
         1, 2, figsize=(13, 0.35 * len(rows) + 3),
         gridspec_kw=dict(width_ratios=[3, 2]))
     colours = plt.get_cmap('tab20' if len(rows) > 10 else 'tab10')
-    labels = [f"{r['method']} ({r['key']}) {r['stream']} {r['params']}"
-              .strip() for r in rows]
+    labels = [_label(r, r['stream'], r['params']) for r in rows]
     for i, (row, label) in enumerate(zip(rows, labels)):
         per_round = list(zip(*row['rounds']))
         stats = [mean_std(list(v)) for v in per_round]
