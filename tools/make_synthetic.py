@@ -20,6 +20,8 @@ except ImportError:  # run from a checkout without `pip install -e .`
 
 from tta_seg.datasets.synthetic import (ensure_benchmark,  # noqa: E402
                                         generate_benchmark, save_preview)
+from tta_seg.datasets.synthetic.generate import (  # noqa: E402
+    normalize_severity)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,8 +38,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--width', type=int, default=512)
     parser.add_argument('--height', type=int, default=256)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--severity', type=float, default=1.0,
-                        help='weather strength (0 = clean, 1 = default)')
+    parser.add_argument('--severity', nargs='+', default=['1.0'],
+                        metavar='S | COND=S',
+                        help='weather strength (0 = clean, 1 = the '
+                        "renderer's default): one number for every "
+                        'condition, or one COND=S for each of fog, night, '
+                        'rain and snow')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--force', action='store_true',
                         help='regenerate even if an identical benchmark '
@@ -48,7 +54,27 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='which fog/train scene the preview shows')
     parser.add_argument('--quiet', action='store_true',
                         help='no progress bar')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    try:
+        args.severity = parse_severity(args.severity)
+    except ValueError as err:
+        parser.error(f'--severity: {err}')
+    return args
+
+
+def parse_severity(items):
+    """``['0.8']`` -> 0.8; ``['fog=0.6', 'night=0.9', ...]`` -> a dict
+    with every condition (checked by ``normalize_severity``)."""
+    if len(items) == 1 and '=' not in items[0]:
+        return normalize_severity(float(items[0]))
+    pairs = {}
+    for item in items:
+        name, sep, value = item.partition('=')
+        if not sep or name in pairs:
+            raise ValueError(f'expected one number or distinct COND=S '
+                             f'pairs, got {items}')
+        pairs[name] = float(value)
+    return normalize_severity(pairs)
 
 
 def main(argv=None) -> None:

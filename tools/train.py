@@ -106,7 +106,9 @@ def resume_globals() -> list:
     message hub's ``HistoryBuffer`` with NumPy arrays and scalars. torch
     >= 2.6 loads with ``weights_only=True`` and refuses these, so
     ``--resume`` failed; they are allowed while resuming, and only they
-    (the checkpoint is the one this run wrote into its work dir)."""
+    (the checkpoint is the one this run wrote into its work dir). The
+    same holds for ``load_from`` a checkpoint of an earlier training (a
+    second training stage)."""
     import numpy as np
     from mmengine.logging.history_buffer import HistoryBuffer
     from numpy._core.multiarray import _reconstruct, scalar
@@ -121,7 +123,7 @@ def main(argv=None):
     cfg = build_cfg(args)
     prepare_data(cfg)
     runner = Runner.from_cfg(cfg)
-    if args.resume:
+    if args.resume or cfg.get('load_from'):
         with torch.serialization.safe_globals(resume_globals()):
             runner.train()
     else:

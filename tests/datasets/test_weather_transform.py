@@ -15,7 +15,9 @@ from tta_seg.datasets.depth_codec import (depth_from_planes, depth_to_planes,
 from tta_seg.datasets.synthetic import CONDITIONS, generate_benchmark
 from tta_seg.datasets.synthetic.generate import (Task, acdc_depth_path,
                                                  acdc_paths, benchmark_params,
-                                                 render_task)
+                                                 is_complete,
+                                                 normalize_severity,
+                                                 read_complete, render_task)
 from tta_seg.datasets.weather_transform import (describe_weather,
                                                 level_to_severity)
 from tta_seg.registry import DATASETS, TRANSFORMS
@@ -83,6 +85,57 @@ def test_generation_severity_reproduces_the_generated_images(
         np.testing.assert_array_equal(
             results['img'], adverse_bgr(bench, condition, split, index))
         assert results['weather_severity'] == 1.0
+
+
+PER_CONDITION = dict(fog=0.5, night=0.8, rain=1.0, snow=1.3)
+
+
+def test_a_severity_per_condition_is_recorded_and_rendered(tmp_path):
+    """Each condition's images are rendered at its own severity: the
+    transform at that severity reproduces them, at 1.0 it does not."""
+    small = dict(SMALL, num_target_train=1, num_target_val=1)
+    root = generate_benchmark(tmp_path / 'synthetic', workers=1,
+                              progress=False, severity=PER_CONDITION,
+                              **small)
+    record = read_complete(root)
+    assert record['params']['severity'] == PER_CONDITION
+    for condition, severity in PER_CONDITION.items():
+        generated = adverse_bgr(root, condition, 'train', 0)
+        own = twins(root, condition, seed=SEED, severity=severity)[0]['img']
+        np.testing.assert_array_equal(own, generated)
+        if severity != 1.0:
+            other = twins(root, condition, seed=SEED)[0]['img']
+            assert not np.array_equal(other, generated)
+    assert is_complete(root, severity=PER_CONDITION, **small)
+    assert not is_complete(root, severity=1.0, **small)
+
+
+def test_severity_spellings_and_bad_severities():
+    assert normalize_severity(0.7) == 0.7
+    assert normalize_severity({c: 0.7 for c in CONDITIONS}) == 0.7
+    assert benchmark_params(severity={c: 2 for c in CONDITIONS}) == \
+        benchmark_params(severity=2.0)
+    with pytest.raises(ValueError, match=r"missing \['snow'\], unknown "
+                       r"\['hail'\]"):
+        normalize_severity(dict(fog=1, night=1, rain=1, hail=1))
+    with pytest.raises(ValueError, match='>= 0'):
+        normalize_severity(dict(PER_CONDITION, night=-0.1))
+    with pytest.raises(ValueError, match='>= 0'):
+        normalize_severity(float('nan'))
+
+
+def test_make_synthetic_parses_one_or_four_severities():
+    sys.path.insert(0, str(Path(__file__).parents[2] / 'tools'))
+    try:
+        import make_synthetic
+    finally:
+        sys.path.pop(0)
+    assert make_synthetic.parse_severity(['0.8']) == 0.8
+    items = [f'{c}={s}' for c, s in PER_CONDITION.items()]
+    assert make_synthetic.parse_severity(items) == PER_CONDITION
+    for bad in (['fog=1', 'fog=1'], ['fog'] + items[1:], items[:3]):
+        with pytest.raises(ValueError):
+            make_synthetic.parse_severity(bad)
 
 
 def test_the_seed_decides_the_weather(bench):

@@ -38,7 +38,8 @@ import shutil
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, NamedTuple, Optional, Tuple
+from typing import (Dict, Iterator, List, Mapping, NamedTuple, Optional,
+                    Tuple, Union)
 
 import cv2
 import numpy as np
@@ -106,16 +107,56 @@ class Task(NamedTuple):
         return f'target/{self.condition}/{self.split}'
 
 
+Severity = Union[float, Mapping[str, float]]
+
+
+def normalize_severity(severity: Severity) -> Union[float, Dict[str, float]]:
+    """The weather strength as recorded: one float for every condition, or
+    ``{condition: float}`` with every condition of :data:`CONDITIONS`
+    when they differ (a mapping whose values are all equal becomes the
+    float, so both spellings name the same benchmark).
+
+    Raises:
+        ValueError: A mapping without exactly the conditions, or a
+            negative or non-numeric severity.
+    """
+    if isinstance(severity, Mapping):
+        keys = set(severity)
+        if keys != set(CONDITIONS):
+            raise ValueError(
+                f'a severity per condition needs exactly {CONDITIONS}; '
+                f'missing {sorted(set(CONDITIONS) - keys)}, unknown '
+                f'{sorted(keys - set(CONDITIONS))}')
+        values = {c: float(severity[c]) for c in CONDITIONS}
+    else:
+        values = {c: float(severity) for c in CONDITIONS}
+    bad = {c: v for c, v in values.items() if not v >= 0}
+    if bad:
+        raise ValueError(f'severities must be >= 0, got {bad}')
+    if len(set(values.values())) == 1:
+        return values[CONDITIONS[0]]
+    return values
+
+
+def condition_severity(params: dict, condition: str) -> float:
+    """Generator severity of ``condition`` in a benchmark's parameters."""
+    severity = params['severity']
+    if isinstance(severity, Mapping):
+        return float(severity[condition])
+    return float(severity)
+
+
 def benchmark_params(num_train: int = 800, num_val: int = 100,
                      num_target_train: int = 100, num_target_val: int = 20,
                      width: int = 512, height: int = 256, seed: int = 0,
-                     severity: float = 1.0) -> dict:
+                     severity: Severity = 1.0) -> dict:
     """The parameters that determine the files (recorded for caching)."""
     return dict(num_train=int(num_train), num_val=int(num_val),
                 num_target_train=int(num_target_train),
                 num_target_val=int(num_target_val), width=int(width),
                 height=int(height), seed=int(seed),
-                severity=float(severity), conditions=list(CONDITIONS))
+                severity=normalize_severity(severity),
+                conditions=list(CONDITIONS))
 
 
 def task_rngs(seed: int, task: Task) -> Tuple[np.random.Generator,
@@ -212,7 +253,8 @@ def render_task(task: Task, params: dict):
     adverse = None
     if task.condition is not None:
         adverse = apply_weather(task.condition, image, depth, label,
-                                weather_rng, params['severity'])
+                                weather_rng,
+                                condition_severity(params, task.condition))
     return image, label, depth, adverse
 
 
@@ -307,7 +349,7 @@ def generate_benchmark(root, num_train: int = 800, num_val: int = 100,
                        num_target_train: int = 100,
                        num_target_val: int = 20, width: int = 512,
                        height: int = 256, seed: int = 0,
-                       severity: float = 1.0, workers: int = 2,
+                       severity: Severity = 1.0, workers: int = 2,
                        progress: bool = True) -> Path:
     """Generate the benchmark into ``root`` (replacing an old one).
 
@@ -321,7 +363,9 @@ def generate_benchmark(root, num_train: int = 800, num_val: int = 100,
         width (int): Image width.
         height (int): Image height.
         seed (int): Master seed.
-        severity (float): Weather strength (1 = default).
+        severity (float | dict): Weather strength (1 = the renderer's
+            default), one for every condition or ``{condition: float}``
+            for each (see :func:`normalize_severity`).
         workers (int): Processes; <= 1 renders in this process. Workers
             are started by a fork server, so a script calling this with
             ``workers > 1`` needs the usual ``if __name__ == '__main__':``

@@ -4,7 +4,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .generate import Task, read_complete, render_task, task_rngs
+from .generate import (Task, condition_severity, read_complete, render_task,
+                       task_rngs)
 from .photometry import REFERENCE_WIDTH
 from .render import IGNORE_INDEX
 from .weather import CONDITIONS, apply_weather
@@ -51,7 +52,9 @@ def preview_tiles(params: dict, index: int = 0) -> list:
     for condition in CONDITIONS:
         _, weather_rng = task_rngs(params['seed'], task)
         tiles.append(_caption(apply_weather(condition, image, depth, label,
-                                            weather_rng, params['severity']),
+                                            weather_rng,
+                                            condition_severity(params,
+                                                               condition)),
                               condition))
     tiles.append(_caption(colourise(label), 'labels'))
     return tiles
