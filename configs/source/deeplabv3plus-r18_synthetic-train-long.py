@@ -9,7 +9,8 @@
 # bicycle 0.09 %, train 0.14 %; thin and rare classes get 5.5-5.9, road
 # 0.43). About 50 min on a 2-core CPU (0.36-0.39 s per iteration).
 # python tools/train.py configs/source/deeplabv3plus-r18_synthetic-train-long.py
-_base_ = ['./deeplabv3plus-r18_synthetic-train.py']
+_base_ = ['./deeplabv3plus-r18_synthetic-train.py',
+          '../_base_/losses/synthetic_class_weighted.py']
 max_iters = 8000
 train_cfg = dict(max_iters=max_iters, val_interval=2000)
 param_scheduler = [
@@ -18,9 +19,7 @@ param_scheduler = [
     dict(type='PolyLR', eta_min=1e-5, power=1.0, begin=100, end=max_iters,
          by_epoch=False)
 ]
-# mmseg's CrossEntropyLoss(class_weight=...) fails on ignored pixels
 model = dict(decode_head=dict(loss_decode=dict(
     _delete_=True, type='tta_seg.WeightedCrossEntropyLoss',
-    class_weight=[0.43, 2.01, 0.5, 5.55, 5.59, 3.52, 5.94, 5.51, 0.88, 3.41,
-                  1.76, 4.93, 5.51, 0.9, 3.35, 2.97, 5.76, 5.76, 5.91])))
+    class_weight={{_base_.synthetic_class_weight}})))
 default_hooks = dict(checkpoint=dict(interval=1000))

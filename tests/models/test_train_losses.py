@@ -86,3 +86,32 @@ def test_the_long_recipe_builds_and_trains_with_enet_weights():
     losses = model.loss(torch.randn(2, 3, 32, 64), samples)
     assert torch.isfinite(losses['decode.loss_ce'])
     losses['decode.loss_ce'].backward()
+
+
+# second stages load the last checkpoint of the stage before them
+STAGES = {
+    'configs/source/deeplabv3plus-r18_synthetic-train-long-ft.py':
+    'configs/source/deeplabv3plus-r18_synthetic-train-long.py',
+    'configs/sncn/sncn_deeplabv3plus-r18_synthetic-train-long.py':
+    'configs/source/deeplabv3plus-r18_synthetic-train-long-ft.py',
+    'configs/source/segformer-b0_synthetic-train-long.py':
+    'configs/source/segformer-b0_synthetic-train.py',
+}
+
+
+@pytest.mark.parametrize('config', sorted(STAGES))
+def test_recipe_stages_chain_and_share_the_class_weights(config):
+    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
+    before = Config.fromfile(osp.join(REPO_ROOT, STAGES[config]))
+    stem = osp.splitext(osp.basename(STAGES[config]))[0]
+    last = before.train_cfg.max_iters
+    assert last % before.default_hooks.checkpoint.interval == 0
+    assert cfg.load_from == f'work_dirs/{stem}/iter_{last}.pth'
+    first = Config.fromfile(osp.join(
+        REPO_ROOT, 'configs/source/deeplabv3plus-r18_synthetic-train-long.py'))
+    loss = cfg.model.decode_head.loss_decode
+    assert loss.type == 'tta_seg.WeightedCrossEntropyLoss'
+    assert loss.class_weight == \
+        first.model.decode_head.loss_decode.class_weight
+    assert cfg.train_cfg.max_iters % cfg.default_hooks.checkpoint.interval \
+        == 0
