@@ -38,12 +38,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--width', type=int, default=512)
     parser.add_argument('--height', type=int, default=256)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--severity', nargs='+', default=['1.0'],
+    parser.add_argument('--severity', nargs='+', default=None,
                         metavar='S | COND=S',
                         help='weather strength (0 = clean, 1 = the '
                         "renderer's default): one number for every "
                         'condition, or one COND=S for each of fog, night, '
-                        'rain and snow')
+                        'rain and snow (default: the calibrated severities '
+                        'of the benchmark the configs use, '
+                        'DEFAULT_SEVERITY in '
+                        'tta_seg/datasets/synthetic/generate.py)')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--force', action='store_true',
                         help='regenerate even if an identical benchmark '
@@ -56,7 +59,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='no progress bar')
     args = parser.parse_args(argv)
     try:
-        args.severity = parse_severity(args.severity)
+        if args.severity is not None:
+            args.severity = parse_severity(args.severity)
     except ValueError as err:
         parser.error(f'--severity: {err}')
     return args

@@ -1,4 +1,5 @@
 """SyntheticWeather re-renders the generated benchmark; severity schedules."""
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -101,13 +102,31 @@ def test_a_severity_per_condition_is_recorded_and_rendered(tmp_path):
     assert record['params']['severity'] == PER_CONDITION
     for condition, severity in PER_CONDITION.items():
         generated = adverse_bgr(root, condition, 'train', 0)
-        own = twins(root, condition, seed=SEED, severity=severity)[0]['img']
-        np.testing.assert_array_equal(own, generated)
+        own = twins(root, condition, seed=SEED, severity=severity)[0]
+        np.testing.assert_array_equal(own['img'], generated)
+        # by default, the transform renders at the benchmark's own severity
+        default = twins(root, condition, seed=SEED)[0]
+        np.testing.assert_array_equal(default['img'], generated)
+        assert default['weather_severity'] == severity
         if severity != 1.0:
-            other = twins(root, condition, seed=SEED)[0]['img']
-            assert not np.array_equal(other, generated)
+            other = twins(root, condition, seed=SEED, severity=1.0)[0]
+            assert not np.array_equal(other['img'], generated)
     assert is_complete(root, severity=PER_CONDITION, **small)
     assert not is_complete(root, severity=1.0, **small)
+
+
+def test_without_a_generation_record_the_default_severity_is_used(
+        bench, tmp_path, monkeypatch):
+    from tta_seg.datasets.synthetic import generate
+    copy = tmp_path / 'copy'
+    shutil.copytree(bench, copy)
+    (copy / generate.COMPLETE_FILE).unlink()
+    monkeypatch.setattr(generate, 'DEFAULT_SEVERITY', dict(
+        fog=1.0, night=1.0, rain=0.5, snow=1.0))
+    default = twins(copy, 'rain', seed=SEED)[0]
+    assert default['weather_severity'] == 0.5
+    np.testing.assert_array_equal(
+        default['img'], twins(copy, 'rain', seed=SEED, severity=0.5)[0]['img'])
 
 
 def test_severity_spellings_and_bad_severities():
@@ -261,7 +280,7 @@ def test_gradual_stream_config_describes_its_weather():
                  for d in cfg.test_cfg.domains]
     assert [d['condition'] for d in described] == list(CONDITIONS)
     schedule = dict(type='triangle', low=1, high=5, num_images=50)
-    assert all(d['schedule'] == schedule and d['severity'] == 1.0 and
+    assert all(d['schedule'] == schedule and d['severity'] is None and
                d['seed'] == 0 for d in described)
     assert all(d['dataset']['max_images'] == 50 and d['dataset']['use_ref']
                for d in cfg.test_cfg.domains)

@@ -104,15 +104,18 @@ def level_to_severity(level: float, reference: float = 1.0) -> float:
 def describe_weather(pipeline: Sequence[dict]) -> Optional[dict]:
     """What a SyntheticWeather step of a pipeline config renders, for
     stream records: ``dict(condition, severity, schedule, seed)`` with the
-    constructor's defaults filled in, or None if the pipeline has none.
+    constructor's defaults filled in (severity None: the benchmark's own
+    generation severity), or None if the pipeline has none.
 
     Args:
         pipeline (list[dict]): Transform configs (``type`` keys).
     """
     for step in pipeline:
         if step.get('type') == SyntheticWeather.__name__:
+            severity = step.get('severity')
             return dict(condition=step['condition'],
-                        severity=float(step.get('severity', 1.0)),
+                        severity=None if severity is None else
+                        float(severity),
                         schedule=step.get('schedule'),
                         seed=int(step.get('seed', 0)))
     return None
@@ -135,9 +138,13 @@ class SyntheticWeather(BaseTransform):
             condition may be rendered on any twin (the randomness belongs
             to the scene: the weather of the twin's own condition is the
             generated one).
-        severity (float): Generator severity (1.0 = the default
-            benchmark's, 0 = clean) of every image, or, with a schedule,
-            of level 5.
+        severity (float, optional): Generator severity (0 = clean) of
+            every image, or, with a schedule, of level 5. None (default):
+            the condition's severity in the benchmark the twin belongs to
+            (its ``.complete.json``), so that the output is the generated
+            image; a benchmark without that record (not made by
+            :func:`~tta_seg.datasets.synthetic.generate_benchmark`) is
+            taken at ``DEFAULT_SEVERITY``.
         schedule (dict, optional): ``dict(type='triangle'|'ramp'|
             'constant', num_images=N, low=1, high=5)``, see
             :func:`severity_schedule`; ``num_images`` must equal the
@@ -146,16 +153,17 @@ class SyntheticWeather(BaseTransform):
             default 0); another seed gives other weather.
     """
 
-    def __init__(self, condition: str, severity: float = 1.0,
+    def __init__(self, condition: str, severity: Optional[float] = None,
                  schedule: Optional[dict] = None, seed: int = 0) -> None:
         if condition not in CONDITIONS:
             raise ValueError(f'condition must be one of {CONDITIONS}, got '
                              f'{condition!r}')
-        if severity < 0:
+        if severity is not None and not severity >= 0:
             raise ValueError(f'severity must be >= 0, got {severity}')
         self.condition, self.severity, self.seed = condition, severity, seed
         self.schedule = None if schedule is None else dict(schedule)
         self.levels = self._levels(self.schedule)
+        self._generated = {}  # benchmark root -> its generation severity
         importlib.import_module(GENERATOR)  # fail at build, not mid-stream
 
     @staticmethod
@@ -169,17 +177,40 @@ class SyntheticWeather(BaseTransform):
                              'length of its domain)')
         return tuple(severity_schedule(kind, **spec).tolist())
 
-    def image_severity(self, sample_idx: Optional[int]) -> float:
-        """Generator severity of the image at ``sample_idx`` of the domain.
-        """
-        if self.levels is None:
+    def reference_severity(self, root) -> float:
+        """The severity of every image (without a schedule) or of level 5:
+        ``severity`` if given, else the generation severity of this
+        condition in the benchmark at ``root``."""
+        if self.severity is not None:
             return float(self.severity)
+        key = str(root)
+        if key not in self._generated:
+            generator = importlib.import_module(GENERATOR)
+            record = generator.read_complete(root)
+            params = record['params'] if record else dict(
+                severity=generator.DEFAULT_SEVERITY)
+            self._generated[key] = generator.condition_severity(
+                params, self.condition)
+        return self._generated[key]
+
+    def image_severity(self, sample_idx: Optional[int],
+                       reference: Optional[float] = None) -> float:
+        """Generator severity of the image at ``sample_idx`` of the domain,
+        given the level-5 severity ``reference`` (default: ``severity``).
+        """
+        if reference is None:
+            if self.severity is None:
+                raise ValueError('no severity given: pass the reference '
+                                 '(see reference_severity)')
+            reference = self.severity
+        if self.levels is None:
+            return float(reference)
         if sample_idx is None or not 0 <= sample_idx < len(self.levels):
             raise ValueError(
                 f'sample_idx {sample_idx} is outside the severity schedule '
                 f'of {len(self.levels)} images: set schedule.num_images to '
                 "the domain's length")
-        return level_to_severity(self.levels[sample_idx], self.severity)
+        return level_to_severity(self.levels[sample_idx], reference)
 
     def transform(self, results: dict) -> dict:
         image = results['img']
@@ -187,13 +218,14 @@ class SyntheticWeather(BaseTransform):
             raise TypeError('SyntheticWeather needs the uint8 (H, W, 3) '
                             f'image of LoadCheckedImage, got {image.dtype} '
                             f'{image.shape}')
-        depth, label, rng = self._scene(results['img_path'])
+        depth, label, rng, root = self._scene(results['img_path'])
         if depth.shape != image.shape[:2]:
             raise ValueError(
                 f'image {image.shape[:2]} and depth {depth.shape} of '
                 f'{results["img_path"]} differ in size: put SyntheticWeather '
                 'before any resize or crop')
-        severity = self.image_severity(results.get('sample_idx'))
+        severity = self.image_severity(results.get('sample_idx'),
+                                       self.reference_severity(root))
         apply_weather = importlib.import_module(WEATHER).apply_weather
         rgb = np.ascontiguousarray(image[..., ::-1])  # the renderer is RGB
         adverse = apply_weather(self.condition, rgb, depth, label, rng,
@@ -203,8 +235,9 @@ class SyntheticWeather(BaseTransform):
         return results
 
     def _scene(self, img_path: str) -> Tuple[np.ndarray, np.ndarray,
-                                             np.random.Generator]:
-        """Depth, label and a fresh weather generator of a twin's scene."""
+                                             np.random.Generator, object]:
+        """Depth, label and a fresh weather generator of a twin's scene,
+        and the benchmark's root."""
         generator = importlib.import_module(GENERATOR)
         root, task = generator.acdc_task_of(img_path)
         depth = read_depth(generator.acdc_depth_path(
@@ -216,10 +249,9 @@ class SyntheticWeather(BaseTransform):
             raise FileNotFoundError(f'label {label_path} of {img_path} is '
                                     'missing or unreadable')
         _, rng = generator.task_rngs(self.seed, task)
-        return depth, label, rng
+        return depth, label, rng, root
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(condition={self.condition!r}, '
                 f'severity={self.severity}, schedule={self.schedule}, '
                 f'seed={self.seed})')
-

@@ -54,6 +54,10 @@ from .weather import CONDITIONS, apply_weather
 #: regenerated. 3: depth maps of the target images (images unchanged).
 BENCHMARK_VERSION = 3
 COMPLETE_FILE = '.complete.json'
+#: Weather strength of the generated benchmark (the generator's
+#: ``severity`` default; ``apply_weather``'s 1.0 is the raw renderer's
+#: strength): one float, or one per condition (:func:`normalize_severity`).
+DEFAULT_SEVERITY = 1.0
 #: Fake Cityscapes cities (source domain).
 CITIES = ('synthberg', 'pixelstadt', 'rendorf', 'voxelheim')
 #: Cityscapes' annotated frames are frame 19 of each snippet.
@@ -149,8 +153,11 @@ def condition_severity(params: dict, condition: str) -> float:
 def benchmark_params(num_train: int = 800, num_val: int = 100,
                      num_target_train: int = 100, num_target_val: int = 20,
                      width: int = 512, height: int = 256, seed: int = 0,
-                     severity: Severity = 1.0) -> dict:
-    """The parameters that determine the files (recorded for caching)."""
+                     severity: Optional[Severity] = None) -> dict:
+    """The parameters that determine the files (recorded for caching);
+    severity None is :data:`DEFAULT_SEVERITY`."""
+    if severity is None:
+        severity = DEFAULT_SEVERITY
     return dict(num_train=int(num_train), num_val=int(num_val),
                 num_target_train=int(num_target_train),
                 num_target_val=int(num_target_val), width=int(width),
@@ -349,7 +356,8 @@ def generate_benchmark(root, num_train: int = 800, num_val: int = 100,
                        num_target_train: int = 100,
                        num_target_val: int = 20, width: int = 512,
                        height: int = 256, seed: int = 0,
-                       severity: Severity = 1.0, workers: int = 2,
+                       severity: Optional[Severity] = None,
+                       workers: int = 2,
                        progress: bool = True) -> Path:
     """Generate the benchmark into ``root`` (replacing an old one).
 
@@ -363,9 +371,10 @@ def generate_benchmark(root, num_train: int = 800, num_val: int = 100,
         width (int): Image width.
         height (int): Image height.
         seed (int): Master seed.
-        severity (float | dict): Weather strength (1 = the renderer's
-            default), one for every condition or ``{condition: float}``
-            for each (see :func:`normalize_severity`).
+        severity (float | dict, optional): Weather strength (1 = the
+            renderer's default), one for every condition or
+            ``{condition: float}`` for each (see
+            :func:`normalize_severity`); None: :data:`DEFAULT_SEVERITY`.
         workers (int): Processes; <= 1 renders in this process. Workers
             are started by a fork server, so a script calling this with
             ``workers > 1`` needs the usual ``if __name__ == '__main__':``
