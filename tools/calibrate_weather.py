@@ -11,9 +11,9 @@ the source model, which is what the weather's severity is calibrated by
 (the embedded benchmark aims at ACDC's cost: a 10-25 point drop from
 clear weather, night hardest, then fog).
 
-Severities are those of ``apply_weather``: 1 is the generated benchmark's
-(per-condition scales of the raw renderer, ``SEVERITY_SCALE`` in
-:mod:`tta_seg.datasets.synthetic.weather`).
+Severities are the renderer's (``apply_weather``): 1 is its full
+strength, the generated benchmark's per-condition severities are
+``DEFAULT_SEVERITY`` in :mod:`tta_seg.datasets.synthetic.generate`.
 
 Writes ``<out>.json`` (every cell, per-class IoU included), ``<out>.md``
 (mIoU table and drop from the clear twins) and ``<out>.png`` (mIoU
@@ -153,7 +153,7 @@ def plot(table: Dict[str, Dict[str, float]], path: str, title: str) -> None:
     for condition, row in table.items():
         xs = [float(s) for s in row]
         ax.plot(xs, list(row.values()), marker='o', label=condition)
-    ax.set_xlabel('severity (1 = the generated benchmark)')
+    ax.set_xlabel("severity (1 = the renderer's full strength)")
     ax.set_ylabel('Source mIoU (%)')
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
