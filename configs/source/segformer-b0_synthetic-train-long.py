@@ -24,7 +24,6 @@ param_scheduler = [
     dict(type='PolyLR', eta_min=1e-5, power=1.0, begin=100, end=max_iters,
          by_epoch=False)
 ]
-model = dict(decode_head=dict(loss_decode=dict(
-    _delete_=True, type='tta_seg.WeightedCrossEntropyLoss',
-    class_weight={{_base_.synthetic_class_weight}})))
+model = dict(decode_head=dict(
+    loss_decode={{_base_.synthetic_class_weighted_loss}}))
 default_hooks = dict(checkpoint=dict(interval=500))
