@@ -112,3 +112,32 @@ def test_identity_does_not_depend_on_the_cwd(tmp_path, monkeypatch):
     here = identity()
     monkeypatch.chdir(tmp_path)
     assert identity() == here
+
+
+def test_identity_holds_the_embedded_benchmark_parameters(tmp_path,
+                                                          monkeypatch):
+    """The generated images depend on the benchmark's parameters (weather
+    severity above all), which the config text may not spell out: a
+    change of the generator's defaults makes another run."""
+    from tta_seg.datasets.synthetic import generate
+    from tta_seg.utils.run_identity import fingerprint, run_identity
+    cfg = load_config(SYNTH, work_dir=str(tmp_path))
+    identity = run_identity(cfg)
+    assert identity['synthetic_benchmark'] == dict(
+        version=generate.BENCHMARK_VERSION,
+        params=json_params(generate.benchmark_params()))
+    assert 'root' not in identity['synthetic_benchmark']['params']
+    calibrated = dict(fog=0.5, night=0.8, rain=0.3, snow=0.3)
+    monkeypatch.setattr(generate, 'DEFAULT_SEVERITY', calibrated)
+    other = run_identity(cfg)
+    assert other['synthetic_benchmark']['params']['severity'] == calibrated
+    assert fingerprint(other) != fingerprint(identity)
+    # the same weather spelt out in the config is the same run
+    cfg.synthetic_benchmark.severity = dict(calibrated)
+    monkeypatch.setattr(generate, 'DEFAULT_SEVERITY', 1.0)
+    assert fingerprint(run_identity(cfg)) == fingerprint(other)
+
+
+def json_params(params):
+    import json
+    return json.loads(json.dumps(params))

@@ -3,8 +3,10 @@
 :func:`run_identity` reduces a resolved config to the parts that decide the
 numbers a run reports: the adapter with its segmentor and hyper-parameters
 (``model``), the stream (``test_cfg``: domains, datasets, rounds, reset,
-source split), batching and sampling, the metric, the seed, and the content
-(SHA-256) of every checkpoint file the adapter loads. Bookkeeping that does
+source split), batching and sampling, the metric, the seed, the content
+(SHA-256) of every checkpoint file the adapter loads, and the version and
+parameters of the embedded benchmark (``synthetic_benchmark``: its weather
+severity, counts, size and seed). Bookkeeping that does
 not change results is left out (work dir, resume flag, progress bars,
 observer hooks, worker counts, the unsafe-unpickling opt-in).
 
@@ -15,7 +17,7 @@ import hashlib
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 #: Top-level config keys that define a run.
 IDENTITY_KEYS = ('model', 'test_cfg', 'test_dataloader', 'test_evaluator',
@@ -81,7 +83,26 @@ def run_identity(cfg) -> dict:
         if key.endswith('checkpoint') and isinstance(value, str) and \
                 osp.isfile(value):
             model[f'{key}_sha256'] = file_sha256(value)
+    benchmark = synthetic_benchmark_identity(cfg.get('synthetic_benchmark'))
+    if benchmark is not None:
+        out['synthetic_benchmark'] = benchmark
     return out
+
+
+def synthetic_benchmark_identity(spec) -> Optional[dict]:
+    """Version and parameters of the embedded benchmark a config asks for
+    (defaults filled in, e.g. the weather severity), without its root:
+    the images a run sees change with them, not with the config text, so
+    a benchmark generated with other parameters makes another run. Taken
+    from the request, not the folder (the run generates the folder to
+    match, and a sweep fingerprints trials before any data exist)."""
+    if not spec:
+        return None
+    from tta_seg.datasets.synthetic.generate import (BENCHMARK_VERSION,
+                                                     benchmark_params)
+    params = {k: v for k, v in dict(spec).items() if k != 'root'}
+    return dict(version=BENCHMARK_VERSION,
+                params=_plain(benchmark_params(**params)))
 
 
 def fingerprint(identity: dict) -> str:
