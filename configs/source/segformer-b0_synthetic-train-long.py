@@ -1,5 +1,5 @@
 # A longer, class-weighted recipe for the embedded SegFormer-B0 source
-# model: 10000 more iterations from the 2000-iteration model of
+# model: 7000 more iterations from the 2000-iteration model of
 # segformer-b0_synthetic-train.py (its last checkpoint, loaded as the
 # starting point; the measured run started from the earlier shipped
 # 2000-iteration weights, copied there), with the class-weighted
@@ -16,8 +16,8 @@
 _base_ = ['./segformer-b0_synthetic-train.py',
           '../_base_/losses/synthetic_class_weighted.py']
 load_from = 'work_dirs/segformer-b0_synthetic-train/iter_2000.pth'
-max_iters = 10000
-train_cfg = dict(max_iters=max_iters, val_interval=2000)
+max_iters = 7000
+train_cfg = dict(max_iters=max_iters, val_interval=1000)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
          end=100),
