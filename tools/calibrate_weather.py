@@ -9,7 +9,7 @@ is the clear twin itself, without weather. The model is not adapted
 (the ``Source`` adapter), so the table says how much each condition costs
 the source model, which is what the weather's severity is calibrated by
 (the embedded benchmark aims at ACDC's cost: a 10-25 point drop from
-clear weather, night hardest, then fog).
+clear weather on average over the conditions, night hardest, then fog).
 
 Severities are the renderer's (``apply_weather``): 1 is its full
 strength, the generated benchmark's per-condition severities are
@@ -57,7 +57,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--out', required=True,
                         help='output path without suffix (.json/.md/.png)')
     parser.add_argument('--work-dir', default=None,
-                        help='run folder (default: <out>_run)')
+                        help='run folder (default: '
+                        'work_dirs/calibrate_weather/<name of out>)')
     parser.add_argument('--data-root', action='append', default=None,
                         metavar='[NAME=]PATH',
                         help='move a data root the config declares')
@@ -166,7 +167,8 @@ def plot(table: Dict[str, Dict[str, float]], path: str, title: str) -> None:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     severities = sorted(set(args.severities))
-    work_dir = args.work_dir or f'{args.out}_run'
+    work_dir = args.work_dir or osp.join(
+        'work_dirs', 'calibrate_weather', osp.basename(args.out))
     cfg = build_run_cfg(args.config, work_dir=work_dir,
                         data_roots=args.data_root,
                         checkpoint=args.checkpoint)

@@ -21,7 +21,7 @@ except ImportError:  # run from a checkout without `pip install -e .`
 from tta_seg.datasets.synthetic import (ensure_benchmark,  # noqa: E402
                                         generate_benchmark, save_preview)
 from tta_seg.datasets.synthetic.generate import (  # noqa: E402
-    normalize_severity)
+    DEFAULT_SEVERITY, normalize_severity)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -43,10 +43,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='weather strength (0 = clean, 1 = the '
                         "renderer's default): one number for every "
                         'condition, or one COND=S for each of fog, night, '
-                        'rain and snow (default: the calibrated severities '
-                        'of the benchmark the configs use, '
-                        'DEFAULT_SEVERITY in '
-                        'tta_seg/datasets/synthetic/generate.py)')
+                        'rain and snow (default: the severity the configs '
+                        'use, DEFAULT_SEVERITY in '
+                        'tta_seg/datasets/synthetic/generate.py, now '
+                        f'{DEFAULT_SEVERITY})')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--force', action='store_true',
                         help='regenerate even if an identical benchmark '

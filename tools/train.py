@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import pickle
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -24,8 +25,10 @@ import tta_seg  # noqa: E402,F401  (mmcv-lite shim before mmseg)
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
 from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
+from mmengine.runner.checkpoint import find_latest_checkpoint  # noqa: E402
 
 from tta_seg.apis import load_config, prepare_data  # noqa: E402
 
@@ -106,9 +109,9 @@ def resume_globals() -> list:
     message hub's ``HistoryBuffer`` with NumPy arrays and scalars. torch
     >= 2.6 loads with ``weights_only=True`` and refuses these, so
     ``--resume`` failed; they are allowed while resuming, and only they
-    (the checkpoint is the one this run wrote into its work dir). The
-    same holds for ``load_from`` a checkpoint of an earlier training (a
-    second training stage)."""
+    (the checkpoint is the one this run wrote into its work dir), or when
+    ``load_from`` is a checkpoint that an earlier training wrote into the
+    same work root (a later training stage; :func:`trusts_load_from`)."""
     import numpy as np
     from mmengine.logging.history_buffer import HistoryBuffer
     from numpy._core.multiarray import _reconstruct, scalar
@@ -118,16 +121,61 @@ def resume_globals() -> list:
             getattr, *dtypes]
 
 
+def work_root(cfg) -> str:
+    """The folder holding this training's work dir and its siblings."""
+    return osp.dirname(osp.abspath(cfg.work_dir))
+
+
+def trusts_load_from(cfg) -> bool:
+    """Whether ``load_from`` lies in this training's work root, i.e. was
+    written by an earlier training (stage) there: only then is it read
+    with the allow-list of :func:`resume_globals`."""
+    load_from = cfg.get('load_from')
+    if not load_from:
+        return False
+    root = work_root(cfg)
+    return osp.commonpath([osp.abspath(load_from), root]) == root
+
+
+def resolve_resume(cfg) -> None:
+    """``--resume`` continues from the latest checkpoint in the work dir.
+    mmengine resumes from ``load_from`` whenever one is set, which for a
+    later training stage (``load_from`` = the stage before) would restart
+    the stage from its start: the work dir's latest checkpoint is made
+    the one to resume from. With no checkpoint there yet the stage starts
+    from the beginning, loading ``load_from`` as its initial weights."""
+    if not cfg.resume:
+        return
+    latest = find_latest_checkpoint(cfg.work_dir) \
+        if osp.isdir(cfg.work_dir) else None
+    if latest:
+        cfg.load_from = latest
+    elif cfg.get('load_from'):
+        print_log(f'--resume: no checkpoint in {cfg.work_dir} yet; '
+                  f'starting from {cfg.load_from}', logger='current')
+        cfg.resume = False
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_cfg(args)
     prepare_data(cfg)
+    resolve_resume(cfg)
     runner = Runner.from_cfg(cfg)
-    if args.resume or cfg.get('load_from'):
+    if cfg.resume or trusts_load_from(cfg):
         with torch.serialization.safe_globals(resume_globals()):
             runner.train()
     else:
-        runner.train()
+        try:
+            runner.train()
+        except pickle.UnpicklingError as exc:
+            raise RuntimeError(
+                f'load_from {cfg.load_from!r} holds more than tensors (a '
+                'full training checkpoint?). Checkpoints of trainings in '
+                f'this work root ({work_root(cfg)}) are read as such; '
+                'export the weights of another as a plain state dict '
+                '(tools/train.py --export) or train into its work '
+                'root') from exc
     metrics = {}
     if runner.val_loop is not None:
         # the train loop validates after its last iteration: reuse that

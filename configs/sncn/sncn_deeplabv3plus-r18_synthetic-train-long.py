@@ -4,7 +4,7 @@
 # plain model's final weights (the SelfNorm units start from scratch). The
 # paper trains SN/CN into an ImageNet-pretrained network; the plain source
 # model plays the pretrained network's part here (no ImageNet for the
-# synthetic scenes). About 20 min on a 2-core CPU. Run the two stages of
+# synthetic scenes). About 30 min on a 2-core CPU. Run the two stages of
 # the plain model first (their last checkpoint is loaded here):
 # python tools/train.py configs/source/deeplabv3plus-r18_synthetic-train-long.py
 # python tools/train.py configs/source/deeplabv3plus-r18_synthetic-train-long-ft.py

@@ -5,8 +5,10 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
+
 import pytest
 
 from tta_seg.datasets.synthetic import (CONDITIONS, acdc_paths,
@@ -239,11 +241,17 @@ def test_full_disk_names_path_and_size_and_leaves_nothing(tmp_path,
 def test_half_written_or_stale_folder_is_regenerated(tmp_path):
     root = tmp_path / 'synthetic'
     (root / 'cityscapes').mkdir(parents=True)  # no .complete.json
-    ensure_benchmark(root, workers=1, progress=False, **TINY)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # a half-written folder: no notice
+        ensure_benchmark(root, workers=1, progress=False, **TINY)
     assert is_complete(root, **TINY)
-    changed = dict(TINY, seed=TINY['seed'] + 1)
+    changed = dict(TINY, seed=TINY['seed'] + 1, severity=dict(
+        fog=0.5, night=0.8, rain=0.3, snow=0.3))
     assert not is_complete(root, **changed)
-    ensure_benchmark(root, workers=1, progress=False, **changed)
+    # replacing a complete benchmark says what differs
+    with pytest.warns(UserWarning, match=r'other parameters \(seed: 3 -> 4, '
+                      r"severity: 1.0 -> \{'fog': 0.5"):
+        ensure_benchmark(root, workers=1, progress=False, **changed)
     assert is_complete(root, **changed)
 
 

@@ -127,6 +127,9 @@ def test_identity_holds_the_embedded_benchmark_parameters(tmp_path,
         version=generate.BENCHMARK_VERSION,
         params=json_params(generate.benchmark_params()))
     assert 'root' not in identity['synthetic_benchmark']['params']
+    # data-preparation settings do not make another run
+    cfg.synthetic_benchmark.update(workers=7, progress=False)
+    assert run_identity(cfg) == identity
     calibrated = dict(fog=0.5, night=0.8, rain=0.3, snow=0.3)
     monkeypatch.setattr(generate, 'DEFAULT_SEVERITY', calibrated)
     other = run_identity(cfg)

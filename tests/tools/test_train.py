@@ -144,3 +144,56 @@ def test_interrupted_training_resumes_exactly(tmp_path):
     ))['iters'] == 5
     for key, value in full.items():
         assert torch.equal(value, resumed[key]), key
+
+
+def test_a_later_stage_resumes_from_its_own_checkpoint(tmp_path):
+    """A training stage that starts from an earlier stage's checkpoint
+    (``load_from``) continues after an interruption from its own latest
+    checkpoint (mmengine alone would resume from ``load_from``, i.e.
+    restart the stage); with no checkpoint of its own yet, ``--resume``
+    starts it from ``load_from``. A full training checkpoint outside the
+    work root is refused with a clear error, not unpickled."""
+    write_train_cfg(tmp_path, [], 1, 5, textwrap.dedent('''\
+        default_hooks = dict(checkpoint=dict(interval=2))
+        randomness = dict(seed=0)
+        '''))
+    runs = tmp_path / 'runs'
+
+    def run(work, config, *extra):
+        out = tmp_path / f'{work}.pth'
+        train.main([str(tmp_path / config), '--work-dir', str(runs / work),
+                    '--export', str(out), *extra])
+        return torch.load(out, weights_only=True)
+
+    run('first', 'cfg.py')
+    first = runs / 'first' / 'iter_5.pth'
+    assert first.is_file()
+    (tmp_path / 'stage.py').write_text(
+        f"_base_ = ['./cfg.py']\nload_from = {str(first)!r}\n")
+    (tmp_path / 'stop.py').write_text(
+        "_base_ = ['./stage.py']\n"
+        "custom_hooks = [dict(type='StopAfterIter', at=3)]\n")
+    (tmp_path / 'count.py').write_text(
+        "_base_ = ['./stage.py']\ncustom_hooks = [dict(type='SeenIters')]\n")
+    whole = run('whole', 'stage.py')
+    with pytest.raises(KeyboardInterrupt):
+        run('cut', 'stop.py')
+    SeenIters.seen = []
+    resumed = run('cut', 'count.py', '--resume')
+    assert SeenIters.seen == [2, 3, 4]
+    for key, value in whole.items():
+        assert torch.equal(value, resumed[key]), key
+    SeenIters.seen = []
+    fresh = run('fresh', 'count.py', '--resume')
+    assert SeenIters.seen == [0, 1, 2, 3, 4]
+    for key, value in whole.items():
+        assert torch.equal(value, fresh[key]), key
+    # the same checkpoint outside the work root
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    (elsewhere / 'first.pth').write_bytes(first.read_bytes())
+    (tmp_path / 'outside.py').write_text(
+        "_base_ = ['./cfg.py']\n"
+        f"load_from = {str(elsewhere / 'first.pth')!r}\n")
+    with pytest.raises(RuntimeError, match='holds more than tensors'):
+        run('outside', 'outside.py')

@@ -16,8 +16,8 @@ Severity levels and gradual shift. :func:`severity_schedule` gives one
 level per image of a domain (``constant``, ``triangle``, ``ramp``) on the
 ImageNet-C scale 1..5; level ``L`` is rendered at the generator severity
 ``severity * L / 5`` (:func:`level_to_severity`): level 5 is the
-generation severity (``severity``, 1.0 unless the benchmark was made with
-another one), as ImageNet-C's level 5 is the standard CoTTA benchmark, and
+generation severity (``severity``: the benchmark's own, recorded in its
+``.complete.json``, one number or one per condition), as ImageNet-C's level 5 is the standard CoTTA benchmark, and
 level 0 leaves the twin (nearly: night keeps its sensor noise) unchanged.
 A ``triangle`` from 1 to 5 within each condition is CoTTA's gradual
 setting (Wang et al., CVPR 2022; qinenergy/cotta,

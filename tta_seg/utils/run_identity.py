@@ -14,6 +14,7 @@ The identity and its :func:`fingerprint` are stored in ``resume_state.pth``
 and ``results.json``; :func:`identity_diff` names what differs.
 """
 import hashlib
+import inspect
 import json
 import os
 import os.path as osp
@@ -100,7 +101,9 @@ def synthetic_benchmark_identity(spec) -> Optional[dict]:
         return None
     from tta_seg.datasets.synthetic.generate import (BENCHMARK_VERSION,
                                                      benchmark_params)
-    params = {k: v for k, v in dict(spec).items() if k != 'root'}
+    # only what decides the images (not root, workers or progress)
+    accepted = inspect.signature(benchmark_params).parameters
+    params = {k: v for k, v in dict(spec).items() if k in accepted}
     return dict(version=BENCHMARK_VERSION,
                 params=_plain(benchmark_params(**params)))
 

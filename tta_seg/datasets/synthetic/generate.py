@@ -35,6 +35,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import warnings
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -521,9 +522,29 @@ def ensure_benchmark(root, workers: int = 2, progress: bool = True,
     """Return ``root`` at once if it is complete with the same parameters,
     otherwise (re)generate it. ``params`` are those of
     :func:`generate_benchmark` (counts, size, seed, severity). Temporary
-    folders of interrupted runs are removed either way."""
+    folders of interrupted runs are removed either way. Replacing a
+    complete benchmark made with other parameters (another severity, an
+    older version) is announced with a warning that names them."""
     remove_stale_tmp(root)
     if is_complete(root, **params):
         return Path(root)
+    record = read_complete(root)
+    if record is not None:
+        wanted = dict(version=BENCHMARK_VERSION,
+                      params=benchmark_params(**params))
+        changed = record_changes(record, wanted)
+        warnings.warn(f'{root} holds an embedded benchmark made with '
+                      f'other parameters ({changed}); generating it anew '
+                      'with those asked for (another --data-root keeps '
+                      'both)')
     return generate_benchmark(root, workers=workers, progress=progress,
                               **params)
+
+
+def record_changes(record: dict, wanted: dict) -> str:
+    """``key: old -> new`` for each version or parameter that differs."""
+    old = dict(record.get('params') or {}, version=record.get('version'))
+    new = dict(wanted['params'], version=wanted['version'])
+    return ', '.join(f'{key}: {old.get(key)!r} -> {new.get(key)!r}'
+                     for key in sorted(set(old) | set(new))
+                     if old.get(key) != new.get(key))
