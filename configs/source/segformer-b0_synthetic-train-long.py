@@ -5,14 +5,14 @@
 # 2000-iteration weights, copied there), with the class-weighted
 # cross-entropy of the R18 recipe
 # (configs/_base_/losses/synthetic_class_weighted.py) and the same data,
-# crops and optimizer (AdamW 6e-4, head x10). About 0.8 s per iteration on
-# a 2-core CPU (twice the R18 model's: depthwise convolutions and the
-# head's upsampling), so over two hours: it checkpoints every 500
-# iterations and continues after an interruption with --resume:
+# crops and optimizer (AdamW 6e-4, head x10). About 0.85 s per iteration
+# on a 2-core CPU (twice the R18 model's: depthwise convolutions and the
+# head's upsampling), so 100 min: it checkpoints every 500 iterations and
+# continues after an interruption with --resume. Followed by
+# segformer-b0_synthetic-train-long-ft.py:
 # python tools/train.py configs/source/segformer-b0_synthetic-train.py
 # python tools/train.py configs/source/segformer-b0_synthetic-train-long.py \
-#     [--resume] --export checkpoints/synthetic/segformer_mit-b0_synthetic.pth \
-#     --export-dtype float16
+#     [--resume]
 _base_ = ['./segformer-b0_synthetic-train.py',
           '../_base_/losses/synthetic_class_weighted.py']
 load_from = 'work_dirs/segformer-b0_synthetic-train/iter_2000.pth'

@@ -96,6 +96,8 @@ STAGES = {
     'configs/source/deeplabv3plus-r18_synthetic-train-long-ft.py',
     'configs/source/segformer-b0_synthetic-train-long.py':
     'configs/source/segformer-b0_synthetic-train.py',
+    'configs/source/segformer-b0_synthetic-train-long-ft.py':
+    'configs/source/segformer-b0_synthetic-train-long.py',
 }
 
 
