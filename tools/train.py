@@ -169,6 +169,8 @@ def main(argv=None):
         try:
             runner.train()
         except pickle.UnpicklingError as exc:
+            if not cfg.get('load_from'):
+                raise
             raise RuntimeError(
                 f'load_from {cfg.load_from!r} holds more than tensors (a '
                 'full training checkpoint?). Checkpoints of trainings in '

@@ -15,18 +15,18 @@ weaker.
 Severity levels and gradual shift. :func:`severity_schedule` gives one
 level per image of a domain (``constant``, ``triangle``, ``ramp``) on the
 ImageNet-C scale 1..5; level ``L`` is rendered at the generator severity
-``severity * L / 5`` (:func:`level_to_severity`): level 5 is the
-generation severity (``severity``: the benchmark's own, recorded in its
-``.complete.json``, one number or one per condition), as ImageNet-C's level 5 is the standard CoTTA benchmark, and
-level 0 leaves the twin (nearly: night keeps its sensor noise) unchanged.
-A ``triangle`` from 1 to 5 within each condition is CoTTA's gradual
-setting (Wang et al., CVPR 2022; qinenergy/cotta,
-``cifar/cifar10c_gradual.py``: levels 1 2 3 4 5 4 3 2 1 per corruption
-type, so the type changes at the lowest level). Deviations: CoTTA holds
-each level for a whole pass over the data set, here the level moves with
-every image (and levels between integers are rendered: the renderer is
-continuous); CoTTA runs its first type 5 -> 1 to open with a large gap,
-a ``ramp`` from 5 to 1 in a config does the same.
+``severity * L / 5`` (:func:`level_to_severity`): level 5 is the generation
+severity (``severity``: the benchmark's own, recorded in its
+``.complete.json``, one number or one per condition), as ImageNet-C's level
+5 is the standard CoTTA benchmark, and level 0 leaves the twin (nearly:
+night keeps its sensor noise) unchanged. A ``triangle`` from 1 to 5 within
+each condition is CoTTA's gradual setting (Wang et al., CVPR 2022;
+qinenergy/cotta, ``cifar/cifar10c_gradual.py``: levels 1 2 3 4 5 4 3 2 1
+per corruption type, so the type changes at the lowest level). Deviations:
+CoTTA holds each level for a whole pass over the data set, here the level
+moves with every image (and levels between integers are rendered: the
+renderer is continuous); CoTTA runs its first type 5 -> 1 to open with a
+large gap, a ``ramp`` from 5 to 1 in a config does the same.
 
 This module does not import the generator (several thousand lines) at
 import time, so ``import tta_seg.datasets`` stays light: the generator is
