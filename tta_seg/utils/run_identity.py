@@ -99,13 +99,12 @@ def synthetic_benchmark_identity(spec) -> Optional[dict]:
     match, and a sweep fingerprints trials before any data exist)."""
     if not spec:
         return None
-    from tta_seg.datasets.synthetic.generate import (BENCHMARK_VERSION,
-                                                     benchmark_params)
+    from tta_seg.datasets.synthetic.generate import (benchmark_params,
+                                                     benchmark_record)
     # only what decides the images (not root, workers or progress)
     accepted = inspect.signature(benchmark_params).parameters
     params = {k: v for k, v in dict(spec).items() if k in accepted}
-    return dict(version=BENCHMARK_VERSION,
-                params=_plain(benchmark_params(**params)))
+    return _plain(benchmark_record(**params))
 
 
 def fingerprint(identity: dict) -> str:

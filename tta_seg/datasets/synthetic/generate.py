@@ -509,12 +509,15 @@ def _disk_full_error(root: Path, params: dict) -> OSError:
         '--out DIR).', str(root.parent))
 
 
+def benchmark_record(**params) -> dict:
+    """The ``.complete.json`` contents of a benchmark made with ``params``
+    (defaults filled in): what a finished folder must hold to be reused."""
+    return dict(version=BENCHMARK_VERSION, params=benchmark_params(**params))
+
+
 def is_complete(root, **params) -> bool:
     """Whether ``root`` holds a finished benchmark made with ``params``."""
-    record = read_complete(root)
-    wanted = dict(version=BENCHMARK_VERSION,
-                  params=benchmark_params(**params))
-    return record == wanted
+    return read_complete(root) == benchmark_record(**params)
 
 
 def ensure_benchmark(root, workers: int = 2, progress: bool = True,
@@ -526,12 +529,10 @@ def ensure_benchmark(root, workers: int = 2, progress: bool = True,
     complete benchmark made with other parameters (another severity, an
     older version) is announced with a warning that names them."""
     remove_stale_tmp(root)
-    if is_complete(root, **params):
+    record, wanted = read_complete(root), benchmark_record(**params)
+    if record == wanted:
         return Path(root)
-    record = read_complete(root)
     if record is not None:
-        wanted = dict(version=BENCHMARK_VERSION,
-                      params=benchmark_params(**params))
         changed = record_changes(record, wanted)
         warnings.warn(f'{root} holds an embedded benchmark made with '
                       f'other parameters ({changed}); generating it anew '
