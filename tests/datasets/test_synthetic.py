@@ -243,8 +243,9 @@ def test_half_written_or_stale_folder_is_regenerated(tmp_path):
     (root / 'cityscapes').mkdir(parents=True)  # no .complete.json
     with warnings.catch_warnings():
         warnings.simplefilter('error')  # a half-written folder: no notice
-        ensure_benchmark(root, workers=1, progress=False, **TINY)
-    assert is_complete(root, **TINY)
+        ensure_benchmark(root, workers=1, progress=False, severity=1.0,
+                         **TINY)
+    assert is_complete(root, severity=1.0, **TINY)
     changed = dict(TINY, seed=TINY['seed'] + 1, severity=dict(
         fog=0.5, night=0.8, rain=0.3, snow=0.3))
     assert not is_complete(root, **changed)

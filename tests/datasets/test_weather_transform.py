@@ -31,7 +31,9 @@ SMALL = dict(num_train=1, num_val=1, num_target_train=3, num_target_val=1,
 @pytest.fixture(scope='module')
 def bench(tmp_path_factory):
     root = tmp_path_factory.mktemp('weather') / 'synthetic'
-    return generate_benchmark(root, workers=1, progress=False, **SMALL)
+    # severity 1 stated, not the default: the tests below read it back
+    return generate_benchmark(root, workers=1, progress=False, severity=1.0,
+                              **SMALL)
 
 
 def twins(bench, condition, split='train', weather=True, **kwargs):

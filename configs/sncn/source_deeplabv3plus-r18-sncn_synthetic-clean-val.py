@@ -1,0 +1,7 @@
+# Source on the 100 clean val images: the clean-val mIoU of the shipped
+# model's .summary.json (configs/_base_/streams/synthetic_clean_val.py).
+_base_ = [
+    './deeplabv3plus_r18-sncn_synthetic.py', '../_base_/streams/synthetic_clean_val.py',
+    '../_base_/default_runtime.py'
+]
+adapter = dict(type='Source')
