@@ -98,6 +98,8 @@ STAGES = {
     'configs/source/segformer-b0_synthetic-train.py',
     'configs/source/segformer-b0_synthetic-train-long-ft.py':
     'configs/source/segformer-b0_synthetic-train-long.py',
+    'configs/source/segformer-b0_synthetic-train-long-distill.py':
+    'configs/source/segformer-b0_synthetic-train-long-ft.py',
 }
 
 
@@ -117,3 +119,24 @@ def test_recipe_stages_chain_and_share_the_class_weights(config):
         first.model.decode_head.loss_decode.class_weight
     assert cfg.train_cfg.max_iters % cfg.default_hooks.checkpoint.interval \
         == 0
+
+
+def test_b0_without_stochastic_depth_is_the_shipped_network():
+    """The third B0 stage trains without drop path (and with a teacher
+    outside the state dict); its weights load into the test-time model
+    config, and in eval mode both networks compute the same function."""
+    stage = Config.fromfile(osp.join(
+        REPO_ROOT,
+        'configs/source/segformer-b0_synthetic-train-long-distill.py'))
+    test = Config.fromfile(osp.join(
+        REPO_ROOT, 'configs/source/source_segformer-b0_synthetic.py'))
+    assert stage.model.backbone.drop_path_rate == 0.0
+    assert test.model.backbone.drop_path_rate > 0
+    torch.manual_seed(0)
+    trained = MODELS.build(stage.model).eval()
+    shipped = MODELS.build(test.model).eval()
+    shipped.load_state_dict(trained.state_dict(), strict=True)
+    x = torch.randn(1, 3, 64, 128)
+    with torch.no_grad():
+        torch.testing.assert_close(shipped(x, mode='tensor'),
+                                   trained(x, mode='tensor'))
