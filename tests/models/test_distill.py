@@ -96,34 +96,34 @@ def test_the_teacher_is_frozen_and_not_part_of_the_student(teacher_file):
     assert isinstance(model, DistillEncoderDecoder)
     assert not any(k.startswith('teacher') for k in model.state_dict())
     ids = {id(p) for p in model.parameters()}
-    assert not any(id(p) in ids for p in model.teacher.parameters())
+    assert not any(id(p) in ids for p in model.teachers[0].parameters())
     # the file's (fp16) weights, in fp32
     for k, v in reference.state_dict().items():
         if v.is_floating_point():
-            torch.testing.assert_close(model.teacher.state_dict()[k],
+            torch.testing.assert_close(model.teachers[0].state_dict()[k],
                                        v.half().float())
     model.train()
-    assert model.training and not model.teacher.training
+    assert model.training and not model.teachers[0].training
     model.double()  # _apply reaches the teacher
-    assert next(model.teacher.parameters()).dtype == torch.float64
+    assert next(model.teachers[0].parameters()).dtype == torch.float64
     model.float()
 
     inputs, samples = _batch()
-    before = {k: v.clone() for k, v in model.teacher.state_dict().items()}
+    before = {k: v.clone() for k, v in model.teachers[0].state_dict().items()}
     losses = model.loss(inputs, samples)
     assert set(losses) >= {'decode.loss_ce', 'distill.loss_kd'}
     (losses['decode.loss_ce'] + losses['distill.loss_kd']).backward()
-    assert all(p.grad is None for p in model.teacher.parameters())
+    assert all(p.grad is None for p in model.teachers[0].parameters())
     assert model.decode_head.conv_seg.weight.grad is not None
     # eval mode: not even the teacher's BN statistics move
-    for k, v in model.teacher.state_dict().items():
+    for k, v in model.teachers[0].state_dict().items():
         assert torch.equal(v, before[k]), k
 
     # the term is distill_weight x the hand-checked function of both logit
     # maps, upsampled to the label size
     with torch.no_grad():
         s = model._forward(inputs)  # train mode, as in loss()
-        t = model.teacher._forward(inputs)
+        t = model.teachers[0]._forward(inputs)
         label = torch.stack([x.gt_sem_seg.data for x in samples]).squeeze(1)
         expected = 2.0 * pixel_distillation_loss(
             resize(s, size=label.shape[-2:], mode='bilinear'),
@@ -158,3 +158,49 @@ def test_a_teacher_normalising_otherwise_is_refused(teacher_file):
 def test_a_missing_teacher_file_is_named(tmp_path):
     with pytest.raises(Exception, match='nowhere.pth'):
         _student(tmp_path / 'nowhere.pth')
+
+
+def test_an_ensemble_teacher_averages_the_teachers_logits(teacher_file,
+                                                          tmp_path):
+    path, _ = teacher_file
+    torch.manual_seed(2)
+    second = MODELS.build(tiny_segmentor_cfg('bn'))
+    path2 = tmp_path / 'teacher2.pth'
+    torch.save(second.state_dict(), path2)
+    cfg = dict(tiny_segmentor_cfg('ln'), type='DistillEncoderDecoder',
+               teacher=[tiny_segmentor_cfg('bn'), tiny_segmentor_cfg('bn')],
+               teacher_checkpoint=[str(path), str(path2)],
+               distill_weight=3.0, temperature=2.0)
+    model = MODELS.build(cfg)
+    assert len(model.teachers) == 2
+    assert not any(k.startswith('teacher') for k in model.state_dict())
+    model.train()
+    assert not any(t.training for t in model.teachers)
+    inputs, samples = _batch(seed=3)
+    with torch.no_grad():
+        s = model._forward(inputs)
+        t1, t2 = (t._forward(inputs) for t in model.teachers)
+        assert not torch.allclose(t1, t2)  # two different teachers
+        label = torch.stack([x.gt_sem_seg.data for x in samples]).squeeze(1)
+        size = label.shape[-2:]
+        mean = (resize(t1, size=size, mode='bilinear')
+                + resize(t2, size=size, mode='bilinear')) / 2
+        expected = 3.0 * pixel_distillation_loss(
+            resize(s, size=size, mode='bilinear'), mean, label,
+            temperature=2.0)
+        got = model.loss(inputs, samples)['distill.loss_kd']
+        torch.testing.assert_close(got, expected)
+        # and not the loss against either teacher alone
+        alone = 3.0 * pixel_distillation_loss(
+            resize(s, size=size, mode='bilinear'),
+            resize(t1, size=size, mode='bilinear'), label, temperature=2.0)
+        assert not torch.isclose(got, alone)
+
+
+def test_one_checkpoint_per_teacher_is_required(teacher_file):
+    path, _ = teacher_file
+    with pytest.raises(ValueError, match='one file per teacher'):
+        MODELS.build(dict(
+            tiny_segmentor_cfg('ln'), type='DistillEncoderDecoder',
+            teacher=[tiny_segmentor_cfg('bn'), tiny_segmentor_cfg('bn')],
+            teacher_checkpoint=str(path)))

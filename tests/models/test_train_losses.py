@@ -100,6 +100,8 @@ STAGES = {
     'configs/source/segformer-b0_synthetic-train-long.py',
     'configs/source/segformer-b0_synthetic-train-long-distill.py':
     'configs/source/segformer-b0_synthetic-train-long-ft.py',
+    'configs/source/segformer-b0_synthetic-train-long-distill2.py':
+    'configs/source/segformer-b0_synthetic-train-long-distill.py',
 }
 
 
@@ -121,13 +123,15 @@ def test_recipe_stages_chain_and_share_the_class_weights(config):
         == 0
 
 
-def test_b0_without_stochastic_depth_is_the_shipped_network():
-    """The third B0 stage trains without drop path (and with a teacher
-    outside the state dict); its weights load into the test-time model
-    config, and in eval mode both networks compute the same function."""
-    stage = Config.fromfile(osp.join(
-        REPO_ROOT,
-        'configs/source/segformer-b0_synthetic-train-long-distill.py'))
+@pytest.mark.parametrize('config', [
+    'configs/source/segformer-b0_synthetic-train-long-distill.py',
+    'configs/source/segformer-b0_synthetic-train-long-distill2.py'])
+def test_b0_without_stochastic_depth_is_the_shipped_network(config):
+    """The distillation stages of the B0 train without drop path (and with
+    teachers outside the state dict, whose files exist); their weights load
+    into the test-time model config, and in eval mode both networks compute
+    the same function."""
+    stage = Config.fromfile(osp.join(REPO_ROOT, config))
     test = Config.fromfile(osp.join(
         REPO_ROOT, 'configs/source/source_segformer-b0_synthetic.py'))
     assert stage.model.backbone.drop_path_rate == 0.0

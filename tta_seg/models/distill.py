@@ -7,7 +7,10 @@ up and improves a transformer trained without large-scale pre-training.
 The distillation term here is the pixel-wise one of structured knowledge
 distillation for segmentation (Liu et al., CVPR 2019): the KL divergence
 from the teacher's to the student's class distribution at every labelled
-pixel, added to the student's own supervised loss.
+pixel, added to the student's own supervised loss. Several teachers may
+be given; their logits are averaged (an ensemble teacher, as in
+multi-teacher distillation), which normalised is the geometric mean of
+their class distributions.
 
 The teacher is frozen, in eval mode, and deliberately not a sub-module:
 it is not in the state dict, so checkpoints and exported weights are the
@@ -15,7 +18,7 @@ student's alone and load into the plain ``EncoderDecoder`` of the test
 configs, and the optimizer never sees it.
 """
 import os.path as osp
-from typing import Dict, List
+from typing import Dict, List, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -78,45 +81,61 @@ class DistillEncoderDecoder(EncoderDecoder):
     everything else are ``EncoderDecoder``'s.
 
     Args:
-        teacher (dict | str): Model config of the teacher segmentor (any
-            mmseg segmentor with ``_forward`` returning logits of the same
-            classes), or a config file whose ``model`` it is (relative
-            paths as for ``teacher_checkpoint``). Its data preprocessor must
-            normalise as the student's: the teacher sees the student's
+        teacher (dict | str | list): Model config of the teacher segmentor
+            (any mmseg segmentor with ``_forward`` returning logits of the
+            same classes), or a config file whose ``model`` it is (relative
+            paths as for ``teacher_checkpoint``); or a list of them, an
+            ensemble whose logits are averaged. Each data preprocessor must
+            normalise as the student's: the teachers see the student's
             preprocessed batch.
-        teacher_checkpoint (str): The teacher's weights (a state dict file,
-            fp16 allowed; relative paths from the working directory, else
-            from the repository root).
+        teacher_checkpoint (str | list): The teacher's weights (a state
+            dict file, fp16 allowed; relative paths from the working
+            directory, else from the repository root); a list of as many
+            files as ``teacher`` has models.
         distill_weight (float): Factor on the distillation term.
         temperature (float): Softening temperature of both distributions.
         **kwargs: ``EncoderDecoder``'s arguments (the student).
     """
 
-    def __init__(self, teacher: dict, teacher_checkpoint: str,
+    def __init__(self, teacher: Union[dict, str, Sequence],
+                 teacher_checkpoint: Union[str, Sequence[str]],
                  distill_weight: float = 1.0, temperature: float = 1.0,
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        if isinstance(teacher, str):
-            teacher = _model_of(teacher)
-        model = MODELS.build(teacher)
-        _check_same_normalisation(model, self)
-        load_source_weights(model, _in_repo(teacher_checkpoint))
-        model.requires_grad_(False)
-        model.eval()
-        # a plain attribute, not a sub-module: not in state_dict(), not in
-        # parameters(); _apply and train keep it on the device and in eval
-        object.__setattr__(self, 'teacher', model)
+        configs = list(teacher) if isinstance(teacher, (list, tuple)) \
+            else [teacher]
+        files = [teacher_checkpoint] if isinstance(teacher_checkpoint, str) \
+            else list(teacher_checkpoint)
+        if not configs or len(configs) != len(files):
+            raise ValueError(
+                f'teacher: {len(configs)} model config(s) but {len(files)} '
+                'teacher_checkpoint file(s); give one file per teacher')
+        models = []
+        for config, file in zip(configs, files):
+            if isinstance(config, str):
+                config = _model_of(config)
+            model = MODELS.build(config)
+            _check_same_normalisation(model, self)
+            load_source_weights(model, _in_repo(file))
+            model.requires_grad_(False)
+            model.eval()
+            models.append(model)
+        # plain attributes, not sub-modules: not in state_dict(), not in
+        # parameters(); _apply and train keep them on the device and in eval
+        object.__setattr__(self, 'teachers', tuple(models))
         self.distill_weight = float(distill_weight)
         self.temperature = float(temperature)
 
     def _apply(self, fn, *args, **kwargs):
         super()._apply(fn, *args, **kwargs)
-        self.teacher._apply(fn, *args, **kwargs)
+        for teacher in self.teachers:
+            teacher._apply(fn, *args, **kwargs)
         return self
 
     def train(self, mode: bool = True) -> 'DistillEncoderDecoder':
         super().train(mode)
-        self.teacher.eval()
+        for teacher in self.teachers:
+            teacher.eval()
         return self
 
     def loss(self, inputs: torch.Tensor, data_samples: List) -> Dict:
@@ -126,19 +145,23 @@ class DistillEncoderDecoder(EncoderDecoder):
             self.decode_head.loss_by_feat(seg_logits, data_samples), 'decode')
         if self.with_auxiliary_head:
             losses.update(self._auxiliary_head_forward_train(x, data_samples))
-        with torch.no_grad():
-            teacher_logits = self.teacher._forward(inputs)
         label = torch.stack(
             [s.gt_sem_seg.data for s in data_samples]).squeeze(1)
         size = label.shape[-2:]
         align = self.decode_head.align_corners
+
+        def at_label_size(logits):
+            return resize(logits, size=size, mode='bilinear',
+                          align_corners=align)
+
+        with torch.no_grad():  # each teacher at label size, then averaged
+            teacher_logits = torch.stack(
+                [at_label_size(t._forward(inputs))
+                 for t in self.teachers]).mean(dim=0)
         losses['distill.loss_kd'] = self.distill_weight * \
             pixel_distillation_loss(
-                resize(seg_logits, size=size, mode='bilinear',
-                       align_corners=align),
-                resize(teacher_logits, size=size, mode='bilinear',
-                       align_corners=align),
-                label, self.temperature, self.decode_head.ignore_index)
+                at_label_size(seg_logits), teacher_logits, label,
+                self.temperature, self.decode_head.ignore_index)
         return losses
 
 
