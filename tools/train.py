@@ -25,6 +25,7 @@ import tta_seg  # noqa: E402,F401  (mmcv-lite shim before mmseg)
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
+from mmengine.hooks import EMAHook  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
@@ -72,9 +73,18 @@ def build_cfg(args) -> Config:
 
 def export(runner: Runner, path: str, metrics: dict,
            dtype: str = 'float32', only: str = None) -> None:
-    """Save the trained weights as a plain state dict plus a summary."""
+    """Save the trained weights as a plain state dict plus a summary.
+
+    With an ``EMAHook`` the averaged weights are exported: they are the
+    ones mmengine validates and writes into the checkpoints' state dict, so
+    the summary's metrics describe the exported file."""
     model = runner.model.module if is_model_wrapper(runner.model) \
         else runner.model
+    ema = [h for h in getattr(runner, 'hooks', [])
+           if isinstance(h, EMAHook) and hasattr(h, 'ema_model')]
+    if ema:
+        model = ema[0].ema_model.module
+        runner.logger.info('exporting the EMAHook\'s averaged weights')
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     state = {}
     for key, value in model.state_dict().items():
@@ -87,6 +97,9 @@ def export(runner: Runner, path: str, metrics: dict,
     torch.save(state, path)
     summary = dict(config=runner.cfg.filename, export=path,
                    iters=runner.iter, dtype=dtype, val_metrics=metrics)
+    if ema:
+        summary['weights'] = 'EMAHook average'
+
     with open(osp.join(runner.work_dir, 'train_summary.json'), 'w') as f:
         json.dump(summary, f, indent=1, default=float)
     runner.logger.info(f'exported {path}: {summary}')

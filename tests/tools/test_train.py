@@ -197,3 +197,26 @@ def test_a_later_stage_resumes_from_its_own_checkpoint(tmp_path):
         f"load_from = {str(elsewhere / 'first.pth')!r}\n")
     with pytest.raises(RuntimeError, match='holds more than tensors'):
         run('outside', 'outside.py')
+
+
+def test_with_an_ema_hook_the_averaged_weights_are_exported(tmp_path):
+    """mmengine validates the EMA weights and saves them as the
+    checkpoint's state dict; the export must be those too, or the summary's
+    metrics would describe another file."""
+    write_train_cfg(tmp_path, [], 2, 4, 'param_scheduler = []\n'
+                    "custom_hooks = [dict(type='EMAHook', momentum=0.5)]\n")
+    out = tmp_path / 'model.pth'
+    train.main([str(tmp_path / 'cfg.py'), '--work-dir',
+                str(tmp_path / 'work'), '--export', str(out)])
+    state = torch.load(out, weights_only=True)
+    ckpt = torch.load(tmp_path / 'work' / 'iter_4.pth', weights_only=False)
+    ema = ckpt['state_dict']  # EMAHook swaps the averages in when saving
+    raw = {k[len('module.'):]: v for k, v in ckpt['ema_state_dict'].items()
+           if k.startswith('module.')}
+    key = 'decode_head.conv_seg.weight'
+    assert not torch.equal(ema[key], raw[key])  # the average differs
+    for k, v in state.items():
+        assert torch.equal(v, ema[k]), k
+    summary = json.loads((tmp_path / 'work' / 'train_summary.json')
+                         .read_text())
+    assert summary['weights'] == 'EMAHook average'
