@@ -102,6 +102,8 @@ STAGES = {
     'configs/source/segformer-b0_synthetic-train-long-ft.py',
     'configs/source/segformer-b0_synthetic-train-long-distill2.py':
     'configs/source/segformer-b0_synthetic-train-long-distill.py',
+    'configs/source/segformer-b0_synthetic-train-long-distill3.py':
+    'configs/source/segformer-b0_synthetic-train-long-distill2.py',
 }
 
 
@@ -125,7 +127,8 @@ def test_recipe_stages_chain_and_share_the_class_weights(config):
 
 @pytest.mark.parametrize('config', [
     'configs/source/segformer-b0_synthetic-train-long-distill.py',
-    'configs/source/segformer-b0_synthetic-train-long-distill2.py'])
+    'configs/source/segformer-b0_synthetic-train-long-distill2.py',
+    'configs/source/segformer-b0_synthetic-train-long-distill3.py'])
 def test_b0_without_stochastic_depth_is_the_shipped_network(config):
     """The distillation stages of the B0 train without drop path (and with
     teachers outside the state dict, whose files exist); their weights load
