@@ -204,3 +204,41 @@ def test_one_checkpoint_per_teacher_is_required(teacher_file):
             tiny_segmentor_cfg('ln'), type='DistillEncoderDecoder',
             teacher=[tiny_segmentor_cfg('bn'), tiny_segmentor_cfg('bn')],
             teacher_checkpoint=str(path)))
+
+
+def test_a_teacher_can_come_from_several_files(teacher_file, tmp_path):
+    """E.g. a source model plus an adapter's warmed-up blocks: loaded in
+    turn, and every weight must come from one of them."""
+    path, reference = teacher_file
+    state = torch.load(path, weights_only=True)
+    parts = {'backbone': {k: v for k, v in state.items()
+                          if k.startswith('backbone.')},
+             'rest': {k: v for k, v in state.items()
+                      if not k.startswith('backbone.')}}
+    files = {}
+    for name, part in parts.items():
+        assert part
+        files[name] = str(tmp_path / f'{name}.pth')
+        torch.save(part, files[name])
+
+    def student(checkpoint):
+        return MODELS.build(dict(
+            tiny_segmentor_cfg('ln'), type='DistillEncoderDecoder',
+            teacher=tiny_segmentor_cfg('bn'), teacher_checkpoint=checkpoint))
+
+    model = student([files['backbone'], files['rest']])
+    assert len(model.teachers) == 1
+    for k, v in reference.state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(model.teachers[0].state_dict()[k],
+                                       v.half().float())
+    # in an ensemble, one entry per teacher, each a file or a list of them
+    both = MODELS.build(dict(
+        tiny_segmentor_cfg('ln'), type='DistillEncoderDecoder',
+        teacher=[tiny_segmentor_cfg('bn'), tiny_segmentor_cfg('bn')],
+        teacher_checkpoint=[str(path), [files['backbone'], files['rest']]]))
+    for a, b in zip(both.teachers[0].state_dict().values(),
+                    both.teachers[1].state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(KeyError, match='together lack'):
+        student([files['backbone'], files['backbone']])

@@ -24,13 +24,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.models.utils import resize
 from mmseg.utils import add_prefix
 
 from tta_seg.apis.config import REPO_ROOT
 from tta_seg.registry import MODELS
-from tta_seg.utils.checkpoint import load_source_weights
+from tta_seg.utils.checkpoint import (extract_state_dict,
+                                      load_checkpoint_file,
+                                      load_source_weights)
 
 
 def pixel_distillation_loss(student: torch.Tensor, teacher: torch.Tensor,
@@ -90,8 +93,11 @@ class DistillEncoderDecoder(EncoderDecoder):
             preprocessed batch.
         teacher_checkpoint (str | list): The teacher's weights (a state
             dict file, fp16 allowed; relative paths from the working
-            directory, else from the repository root); a list of as many
-            files as ``teacher`` has models.
+            directory, else from the repository root); a list with one
+            entry per model of ``teacher``. An entry may itself be a list
+            of files loaded in turn, e.g. a source model and the warmed-up
+            blocks of an adapter's segmentor (EcoTTA, ViDA); every weight
+            of the teacher must come from one of them.
         distill_weight (float): Factor on the distillation term.
         temperature (float): Softening temperature of both distributions.
         **kwargs: ``EncoderDecoder``'s arguments (the student).
@@ -106,6 +112,8 @@ class DistillEncoderDecoder(EncoderDecoder):
             else [teacher]
         files = [teacher_checkpoint] if isinstance(teacher_checkpoint, str) \
             else list(teacher_checkpoint)
+        if not isinstance(teacher, (list, tuple)) and len(files) > 1:
+            files = [files]  # one teacher from several files
         if not configs or len(configs) != len(files):
             raise ValueError(
                 f'teacher: {len(configs)} model config(s) but {len(files)} '
@@ -116,7 +124,7 @@ class DistillEncoderDecoder(EncoderDecoder):
                 config = _model_of(config)
             model = MODELS.build(config)
             _check_same_normalisation(model, self)
-            load_source_weights(model, _in_repo(file))
+            _load_weights(model, [file] if isinstance(file, str) else file)
             model.requires_grad_(False)
             model.eval()
             models.append(model)
@@ -171,6 +179,27 @@ def _in_repo(path: str) -> str:
     if osp.isabs(path) or osp.exists(path):
         return path
     return osp.join(REPO_ROOT, path)
+
+
+def _load_weights(model: nn.Module, files: Sequence[str]) -> None:
+    """Load one file, or several in turn that together hold every weight
+    of ``model`` (a missing weight is an error naming the files)."""
+    if len(files) == 1:
+        load_source_weights(model, _in_repo(files[0]))
+        return
+    found = set()
+    for file in files:
+        path = _in_repo(file)
+        state = extract_state_dict(load_checkpoint_file(path), path)
+        model.load_state_dict(state, strict=False)
+        found |= set(state)
+    missing = [k for k in model.state_dict() if k not in found
+               and not k.endswith('num_batches_tracked')]
+    if missing:
+        raise KeyError(f'teacher: {list(files)} together lack '
+                       f'{len(missing)} weights of the model, e.g. '
+                       f'{missing[:5]}')
+    print_log(f'loaded teacher weights from {list(files)}', logger='current')
 
 
 def _model_of(path: str) -> dict:
