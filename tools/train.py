@@ -99,7 +99,6 @@ def export(runner: Runner, path: str, metrics: dict,
                    iters=runner.iter, dtype=dtype, val_metrics=metrics)
     if ema:
         summary['weights'] = 'EMAHook average'
-
     with open(osp.join(runner.work_dir, 'train_summary.json'), 'w') as f:
         json.dump(summary, f, indent=1, default=float)
     runner.logger.info(f'exported {path}: {summary}')

@@ -117,7 +117,8 @@ class DistillEncoderDecoder(EncoderDecoder):
         if not configs or len(configs) != len(files):
             raise ValueError(
                 f'teacher: {len(configs)} model config(s) but {len(files)} '
-                'teacher_checkpoint file(s); give one file per teacher')
+                'teacher_checkpoint entries; give one entry (a file, or a '
+                'list of files) per teacher')
         models = []
         for config, file in zip(configs, files):
             if isinstance(config, str):
