@@ -8,10 +8,10 @@
 # stage: 4000 iterations with the learning rate warmed up to 3e-4 again,
 # no stochastic depth, a new seed. Why: the third stage was still gaining
 # at its end (61.0, 62.0, 61.9, 62.6 every 1000 iterations) with the
-# distillation loss still falling. About 1.3 s per iteration on a 2-core
-# CPU (two teachers' forwards included); checkpoints every 500 iterations,
-# --resume continues it. Without the third stage's work dir, start from its
-# exported weights with --cfg-options load_from=PATH:
+# distillation loss still falling. About 0.8 s per iteration on a quiet
+# 2-core CPU (two teachers' forwards included); checkpoints every 500
+# iterations, --resume continues it. Without the third stage's work dir,
+# start from its exported weights with --cfg-options load_from=PATH:
 # python tools/train.py configs/source/segformer-b0_synthetic-train-long-distill2.py \
 #     [--resume] --export checkpoints/synthetic/segformer_mit-b0_synthetic.pth \
 #     --export-dtype float16

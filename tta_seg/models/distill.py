@@ -24,16 +24,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
-from mmengine.logging import print_log
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.models.utils import resize
 from mmseg.utils import add_prefix
 
 from tta_seg.apis.config import REPO_ROOT
 from tta_seg.registry import MODELS
-from tta_seg.utils.checkpoint import (extract_state_dict,
-                                      load_checkpoint_file,
-                                      load_source_weights)
+from tta_seg.utils.checkpoint import load_source_weights
 
 
 def pixel_distillation_loss(student: torch.Tensor, teacher: torch.Tensor,
@@ -125,7 +122,8 @@ class DistillEncoderDecoder(EncoderDecoder):
                 config = _model_of(config)
             model = MODELS.build(config)
             _check_same_normalisation(model, self)
-            _load_weights(model, [file] if isinstance(file, str) else file)
+            load_source_weights(model, _in_repo(file) if isinstance(
+                file, str) else [_in_repo(f) for f in file])
             model.requires_grad_(False)
             model.eval()
             models.append(model)
@@ -180,27 +178,6 @@ def _in_repo(path: str) -> str:
     if osp.isabs(path) or osp.exists(path):
         return path
     return osp.join(REPO_ROOT, path)
-
-
-def _load_weights(model: nn.Module, files: Sequence[str]) -> None:
-    """Load one file, or several in turn that together hold every weight
-    of ``model`` (a missing weight is an error naming the files)."""
-    if len(files) == 1:
-        load_source_weights(model, _in_repo(files[0]))
-        return
-    found = set()
-    for file in files:
-        path = _in_repo(file)
-        state = extract_state_dict(load_checkpoint_file(path), path)
-        model.load_state_dict(state, strict=False)
-        found |= set(state)
-    missing = [k for k in model.state_dict() if k not in found
-               and not k.endswith('num_batches_tracked')]
-    if missing:
-        raise KeyError(f'teacher: {list(files)} together lack '
-                       f'{len(missing)} weights of the model, e.g. '
-                       f'{missing[:5]}')
-    print_log(f'loaded teacher weights from {list(files)}', logger='current')
 
 
 def _model_of(path: str) -> dict:

@@ -23,7 +23,7 @@ import os
 import pickle
 import re
 import zipfile
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence, Union
 
 import torch
 from mmengine.logging import print_log
@@ -275,25 +275,35 @@ def extract_state_dict(ckpt: dict,
 
 
 def load_source_weights(model: nn.Module,
-                        path: str,
+                        path: Union[str, Sequence[str]],
                         allow_unsafe: bool = False) -> None:
     """Load source weights into ``model``.
 
     Keys the model lacks (e.g. an auxiliary head dropped from a test config)
     are reported and skipped; weights the model needs but the file lacks are
     an error, because adapting a half-random model is never intended.
+
+    ``path`` may also be several files that together hold the weights (e.g.
+    a source model and an adapter's warmed-up blocks); they are merged in
+    order, a later file's key replacing an earlier one's.
     """
-    state = extract_state_dict(load_checkpoint_file(path, allow_unsafe),
-                               path)
+    paths = [path] if isinstance(path, str) else list(path)
+    state = {}
+    for file in paths:
+        state.update(extract_state_dict(
+            load_checkpoint_file(file, allow_unsafe), file))
+    name = paths[0] if len(paths) == 1 else \
+        ' + '.join(paths) + ' together'
     result = model.load_state_dict(state, strict=False)
     missing = [k for k in result.missing_keys
                if not k.endswith('num_batches_tracked')]
     if missing:
-        raise KeyError(f'{path} lacks {len(missing)} weights of the model, '
+        raise KeyError(f'{name} lack{"s" if len(paths) == 1 else ""} '
+                       f'{len(missing)} weights of the model, '
                        f'e.g. {missing[:5]}: wrong checkpoint for this model '
                        'config?')
     if result.unexpected_keys:
         print_log(f'ignored {len(result.unexpected_keys)} checkpoint keys '
                   f'not in the model, e.g. {result.unexpected_keys[:3]}',
                   logger='current')
-    print_log(f'loaded source weights from {path}', logger='current')
+    print_log(f'loaded source weights from {name}', logger='current')
