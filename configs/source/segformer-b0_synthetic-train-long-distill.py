@@ -18,14 +18,13 @@
 # --resume continues it. Without the second stage's work dir, start from
 # its weights with --cfg-options load_from=PATH:
 # python tools/train.py configs/source/segformer-b0_synthetic-train-long-distill.py \
-#     [--resume] --export checkpoints/synthetic/segformer_mit-b0_synthetic.pth \
-#     --export-dtype float16
+#     [--resume]
 _base_ = ['./segformer-b0_synthetic-train-long-ft.py']
 load_from = 'work_dirs/segformer-b0_synthetic-train-long-ft/iter_3000.pth'
 model = dict(
     type='tta_seg.DistillEncoderDecoder',
     teacher='configs/_base_/models/deeplabv3plus_r18_synthetic.py',
-    teacher_checkpoint='checkpoints/synthetic/next/deeplabv3plus_r18_synthetic.pth',
+    teacher_checkpoint='checkpoints/synthetic/deeplabv3plus_r18_synthetic.pth',
     distill_weight=10.0,
     temperature=1.0,
     backbone=dict(drop_path_rate=0.0))

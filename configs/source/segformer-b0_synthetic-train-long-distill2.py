@@ -13,8 +13,7 @@
 # iterations, --resume continues it. Without the third stage's work dir,
 # start from its exported weights with --cfg-options load_from=PATH:
 # python tools/train.py configs/source/segformer-b0_synthetic-train-long-distill2.py \
-#     [--resume] --export checkpoints/synthetic/segformer_mit-b0_synthetic.pth \
-#     --export-dtype float16
+#     [--resume]
 _base_ = ['./segformer-b0_synthetic-train-long-distill.py']
 load_from = 'work_dirs/segformer-b0_synthetic-train-long-distill/iter_4000.pth'
 model = dict(
@@ -23,7 +22,7 @@ model = dict(
         'configs/sncn/deeplabv3plus_r18-sncn_synthetic.py'
     ],
     teacher_checkpoint=[
-        'checkpoints/synthetic/next/deeplabv3plus_r18_synthetic.pth',
-        'checkpoints/synthetic/next/deeplabv3plus_r18-sncn_synthetic.pth'
+        'checkpoints/synthetic/deeplabv3plus_r18_synthetic.pth',
+        'checkpoints/synthetic/deeplabv3plus_r18-sncn_synthetic.pth'
     ])
 randomness = dict(seed=3)

@@ -24,7 +24,7 @@
 _base_ = ['./segformer-b0_synthetic-train-long-distill2.py']
 load_from = \
     'work_dirs/segformer-b0_synthetic-train-long-distill2/iter_4000.pth'
-r18 = 'checkpoints/synthetic/next/deeplabv3plus_r18_synthetic.pth'
+r18 = 'checkpoints/synthetic/deeplabv3plus_r18_synthetic.pth'
 model = dict(
     teacher=[
         'configs/sncn/deeplabv3plus_r18-sncn_synthetic.py',
@@ -32,10 +32,10 @@ model = dict(
         'configs/vida/vida-warmup_deeplabv3plus-r18_synthetic.py'
     ],
     teacher_checkpoint=[
-        'checkpoints/synthetic/next/deeplabv3plus_r18-sncn_synthetic.pth',
-        [r18, 'checkpoints/synthetic/next/'
+        'checkpoints/synthetic/deeplabv3plus_r18-sncn_synthetic.pth',
+        [r18, 'checkpoints/synthetic/'
          'ecotta-warmup_deeplabv3plus-r18_synthetic.pth'],
-        [r18, 'checkpoints/synthetic/next/'
+        [r18, 'checkpoints/synthetic/'
          'vida-warmup_deeplabv3plus-r18_synthetic.pth']
     ])
 custom_hooks = [dict(type='EMAHook', momentum=1e-3)]

@@ -4,14 +4,12 @@
 # learning rate warmed up again to half the first stage's peak and decayed
 # to 1e-5. Same data, crops, loss and optimizer; about 0.7 s per
 # iteration on a quiet 2-core CPU (35 min), checkpoints every 500 iterations,
-# continues after an interruption with --resume. Without the first
-# stage's work dir, start from its staged weights (the same weights in
-# fp16) with --cfg-options
-# load_from=checkpoints/synthetic/next/segformer_mit-b0_synthetic.pth:
+# continues after an interruption with --resume. The first stage's
+# weights are not shipped (the shipped B0 is the last stage's); another
+# starting point goes in with --cfg-options load_from=PATH:
 # python tools/train.py configs/source/segformer-b0_synthetic-train-long.py
 # python tools/train.py configs/source/segformer-b0_synthetic-train-long-ft.py \
-#     [--resume] --export checkpoints/synthetic/segformer_mit-b0_synthetic.pth \
-#     --export-dtype float16
+#     [--resume]
 _base_ = ['./segformer-b0_synthetic-train-long.py']
 load_from = 'work_dirs/segformer-b0_synthetic-train-long/iter_7000.pth'
 max_iters = 3000
