@@ -168,12 +168,35 @@ def resolve_resume(cfg) -> None:
         cfg.resume = False
 
 
+def start_averages_from_plain_state_dicts(runner: Runner) -> None:
+    """Let an ``EMAHook`` start from a ``load_from`` that is a plain state
+    dict (an export of this tool, a shipped model). mmengine's hook copies
+    ``checkpoint['state_dict']`` into its average and fails with a bare
+    ``KeyError: 'state_dict'`` on such a file, whose weights the model
+    itself loads; here the hook sees the file's tensors as that state
+    dict. Training checkpoints are passed on unchanged."""
+    for hook in runner.hooks:
+        if not isinstance(hook, EMAHook):
+            continue
+        original = hook.after_load_checkpoint
+
+        def after_load_checkpoint(runner, checkpoint, original=original):
+            if 'state_dict' not in checkpoint and checkpoint and all(
+                    isinstance(v, torch.Tensor)
+                    for v in checkpoint.values()):
+                checkpoint = dict(state_dict=checkpoint)
+            original(runner, checkpoint)
+
+        hook.after_load_checkpoint = after_load_checkpoint
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_cfg(args)
     prepare_data(cfg)
     resolve_resume(cfg)
     runner = Runner.from_cfg(cfg)
+    start_averages_from_plain_state_dicts(runner)
     if cfg.resume or trusts_load_from(cfg):
         with torch.serialization.safe_globals(resume_globals()):
             runner.train()

@@ -15,9 +15,10 @@
 # UAI 2018). mmengine validates the averaged weights and saves them as
 # the checkpoints' state dict, and tools/train.py exports them. Same
 # weight (10), temperature (1) and schedule shape as the stages before,
-# a new seed; about 0.9 s per iteration on a 2-core CPU. load_from must be
-# a training checkpoint (mmengine's EMAHook copies its 'state_dict' into
-# the average), not an exported plain state dict.
+# a new seed; about 0.9 s per iteration on a 2-core CPU. Without the
+# fourth stage's work dir, start from its exported weights with
+# --cfg-options load_from=PATH (tools/train.py lets the EMAHook start
+# from a plain state dict too):
 # python tools/train.py configs/source/segformer-b0_synthetic-train-long-distill3.py \
 #     [--resume] --export checkpoints/synthetic/segformer_mit-b0_synthetic.pth \
 #     --export-dtype float16

@@ -220,3 +220,31 @@ def test_with_an_ema_hook_the_averaged_weights_are_exported(tmp_path):
     summary = json.loads((tmp_path / 'work' / 'train_summary.json')
                          .read_text())
     assert summary['weights'] == 'EMAHook average'
+
+
+def test_an_ema_hook_starts_from_a_plain_state_dict(tmp_path):
+    """load_from may be an exported (fp16, plain) state dict with an
+    EMAHook configured: mmengine's hook alone fails on it with a bare
+    KeyError: 'state_dict'. At lr 0 the exported average is the file's
+    weights."""
+    write_train_cfg(tmp_path, [], 2, 2, 'param_scheduler = []\n')
+    first = tmp_path / 'first.pth'
+    train.main([str(tmp_path / 'cfg.py'), '--work-dir',
+                str(tmp_path / 'w1'), '--export', str(first),
+                '--export-dtype', 'float16'])
+    extra = (f'load_from = {str(first)!r}\n'
+             "custom_hooks = [dict(type='EMAHook', momentum=0.5)]\n"
+             'optim_wrapper = dict(optimizer=dict(lr=0.0))\n')
+    (tmp_path / 'cfg.py').write_text((tmp_path / 'cfg.py').read_text()
+                                     + extra)
+    out = tmp_path / 'second.pth'
+    train.main([str(tmp_path / 'cfg.py'), '--work-dir',
+                str(tmp_path / 'w2'), '--export', str(out),
+                '--export-dtype', 'float16'])
+    loaded = torch.load(first, weights_only=True)
+    averaged = torch.load(out, weights_only=True)
+    key = 'decode_head.conv_seg.weight'
+    assert torch.equal(averaged[key], loaded[key])
+    summary = json.loads((tmp_path / 'w2' / 'train_summary.json')
+                         .read_text())
+    assert summary['weights'] == 'EMAHook average'
