@@ -41,7 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--severity', nargs='+', default=None,
                         metavar='S | COND=S',
                         help='weather strength (0 = clean, 1 = the '
-                        "renderer's default): one number for every "
+                        "renderer's full strength): one number for every "
                         'condition, or one COND=S for each of fog, night, '
                         'rain and snow (default: the severity the configs '
                         'use, DEFAULT_SEVERITY in '

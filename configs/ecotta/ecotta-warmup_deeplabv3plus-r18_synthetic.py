@@ -3,8 +3,10 @@
 # while the source DeepLabV3+ R18 stays frozen and in eval mode. Loss: the
 # decode head's cross-entropy (warmup_reg_weight=0, see
 # tta_seg/models/ecotta.py). The partition must match the TTA config.
+# 300 iterations, about 2 min on a 2-core CPU:
 # python tools/train.py \
-#     configs/ecotta/ecotta-warmup_deeplabv3plus-r18_synthetic.py --export \
+#     configs/ecotta/ecotta-warmup_deeplabv3plus-r18_synthetic.py \
+#     --export-only meta_blocks. --export-dtype float16 --export \
 #     checkpoints/synthetic/ecotta-warmup_deeplabv3plus-r18_synthetic.pth
 _base_ = ['../_base_/models/deeplabv3plus_r18_synthetic.py',
           '../_base_/schedules/synthetic_warmup.py']

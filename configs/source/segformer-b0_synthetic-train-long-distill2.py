@@ -3,7 +3,7 @@
 # segformer-b0_synthetic-train-long-distill.py, with an ensemble teacher:
 # the R18 and the R18 SelfNorm/CrossNorm source models, whose logits
 # tta_seg.DistillEncoderDecoder averages (65.5 clean-val mIoU together,
-# train class 51, against 64.9 / 65.4 alone, measured with the staged
+# train class 51, against 64.9 / 65.4 alone, measured with the shipped
 # files). Same weight (10), temperature (1) and schedule shape as the third
 # stage: 4000 iterations with the learning rate warmed up to 3e-4 again,
 # no stochastic depth, a new seed. Why: the third stage was still gaining

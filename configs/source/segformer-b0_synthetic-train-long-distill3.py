@@ -5,7 +5,7 @@
 # logits of the R18 SelfNorm/CrossNorm model and of the R18 model with
 # EcoTTA's and with ViDA's source warm-ups (each loaded from the R18 file
 # plus its warm-up file): 68.0 clean-val mIoU together, against 65.5 for
-# the fourth stage's R18 + SN/CN teacher (quick scoring of the staged
+# the fourth stage's R18 + SN/CN teacher (quick scoring of the shipped
 # files). The warm-ups were trained on the clean source images only, so
 # the B0 still sees no target data. EMA: mmengine's EMAHook, momentum
 # 1e-3 (a window of about 1000 iterations), because the fourth stage's

@@ -3,8 +3,8 @@
 # source data with the decode head's cross-entropy, while the source
 # DeepLabV3+ R18 stays frozen and in eval mode (ViDASegmentor). Ranks and
 # targets must match the TTA config.
-# The warm-up schedule's 300 iterations of batch 8: about 5 min on a 2-core
-# CPU (OMP_NUM_THREADS=1).
+# The warm-up schedule's 300 iterations of batch 8: about 3 min on a quiet
+# 2-core CPU (OMP_NUM_THREADS=1; 5 min when shared).
 # OMP_NUM_THREADS=1 python tools/train.py \
 #     configs/vida/vida-warmup_deeplabv3plus-r18_synthetic.py \
 #     --export-only vida --export-dtype float16 --export \

@@ -1,7 +1,7 @@
 # ViDA warm-up of the adapters on the q/k/v/output projections of every MiT
 # attention on the clean synthetic source data, SegFormer-B0 frozen. See the
 # DeepLabV3+ R18 one (300 iterations: about
-# 10 min on a 2-core CPU).
+# 5 min on a 2-core CPU).
 # OMP_NUM_THREADS=1 python tools/train.py \
 #     configs/vida/vida-warmup_segformer-b0_synthetic.py \
 #     --export-only vida --export-dtype float16 --export \

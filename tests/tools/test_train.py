@@ -248,3 +248,29 @@ def test_an_ema_hook_starts_from_a_plain_state_dict(tmp_path):
     summary = json.loads((tmp_path / 'w2' / 'train_summary.json')
                          .read_text())
     assert summary['weights'] == 'EMAHook average'
+
+
+def test_the_average_loads_a_plain_state_dict_and_passes_checkpoints_on():
+    """The wrapped EMAHook copies a plain state dict's tensors into its
+    average, and hands a training checkpoint (with 'state_dict') to
+    mmengine's hook unchanged."""
+    from types import SimpleNamespace
+
+    from mmengine.hooks import EMAHook
+    model = torch.nn.Linear(3, 2)
+    hook = EMAHook(momentum=0.5)
+    runner = SimpleNamespace(hooks=[hook], model=model, _resume=False)
+    hook.before_run(runner)
+    train.start_averages_from_plain_state_dicts(runner)
+    plain = {k: torch.full_like(v, 7.0).half()
+             for k, v in model.state_dict().items()}
+    hook.after_load_checkpoint(runner, plain)
+    for v in hook.ema_model.module.state_dict().values():
+        assert torch.equal(v, torch.full_like(v, 7.0))
+    checkpoint = dict(state_dict={k: torch.full_like(v, 3.0)
+                                  for k, v in model.state_dict().items()},
+                      meta=dict(iter=4))
+    hook.after_load_checkpoint(runner, checkpoint)
+    for v in hook.ema_model.module.state_dict().values():
+        assert torch.equal(v, torch.full_like(v, 3.0))
+    assert set(checkpoint) == {'state_dict', 'meta'}

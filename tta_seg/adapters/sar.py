@@ -39,9 +39,10 @@ Choices and deviations:
   rule: one image's loss averages every reliable pixel (~30k at the
   embedded 256x128), far less noisy than one sample. Not tuned.
 * ``reset_constant=0.2`` nats: SAR's value (its code compares with a
-  literal 0.2). Calibrated on the embedded stream with resets off (one
-  round of 200 steps): healthy runs keep the EMA at 0.31-0.36 (R18, lr
-  2.5e-4) and 0.26-0.43 (B0, lr 1e-3, two rounds); a deliberate collapse
+  literal 0.2). Checked on the embedded stream with the former source
+  models (below) and resets off (one round of 200 steps): healthy runs
+  keep the EMA at 0.31-0.36 (R18, lr 2.5e-4) and 0.26-0.43 (B0, lr
+  1e-3, two rounds); a deliberate collapse
   (R18, ``norm_stats='source'``, lr 1.0: mIoU 0.3, 4 classes left at
   max-softmax 0.999) has a per-step loss of 0.02 from step 5 and an EMA
   below 0.2 from step 15, below 0.02 from step 40; lr 20 with batch
@@ -52,7 +53,7 @@ Choices and deviations:
   once in round 2 and ends at 24.7. With those (former, 48.9 / 45.0
   clean-val mIoU) source models and full-strength weather the default
   runs (3 rounds) never reset: R18 24.7, B0 27.6 mean mIoU. A model more
-  confident than these (healthy EMA below 0.2) resets at every step:
+  confident than these (healthy EMA below 0.2) resets every few steps:
   the current embedded models (65-66 clean val, calibrated weather) are
   reset 122 (R18) and 279 (B0) times in 600 steps, which leaves SAR at
   BNAdapt's numbers. Watch the ``recoveries`` counter and lower the
