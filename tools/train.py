@@ -32,6 +32,7 @@ from mmengine.runner import Runner  # noqa: E402
 from mmengine.runner.checkpoint import find_latest_checkpoint  # noqa: E402
 
 from tta_seg.apis import load_config, prepare_data  # noqa: E402
+from tta_seg.utils.checkpoint import extract_state_dict  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -174,17 +175,16 @@ def start_averages_from_plain_state_dicts(runner: Runner) -> None:
     ``checkpoint['state_dict']`` into its average and fails with a bare
     ``KeyError: 'state_dict'`` on such a file, whose weights the model
     itself loads; here the hook sees the file's tensors as that state
-    dict. Training checkpoints are passed on unchanged."""
+    dict (:func:`extract_state_dict`, which names what it found if the file
+    holds no tensors). Training checkpoints are passed on unchanged."""
     for hook in runner.hooks:
         if not isinstance(hook, EMAHook):
             continue
         original = hook.after_load_checkpoint
 
         def after_load_checkpoint(runner, checkpoint, original=original):
-            if 'state_dict' not in checkpoint and checkpoint and all(
-                    isinstance(v, torch.Tensor)
-                    for v in checkpoint.values()):
-                checkpoint = dict(state_dict=checkpoint)
+            if 'state_dict' not in checkpoint:
+                checkpoint = dict(state_dict=extract_state_dict(checkpoint))
             original(runner, checkpoint)
 
         hook.after_load_checkpoint = after_load_checkpoint

@@ -1,8 +1,7 @@
 # The short recipe of the embedded benchmark's SegFormer MiT-B0 (LayerNorm
 # backbone): 2000 iterations from scratch on the synthetic clean train
-# split (45.0 clean-val mIoU; shipped
-# before the long recipes).
-# It is the first of the six stages of the shipped model; the others are
+# split (45.0 clean-val mIoU; shipped before the long recipes). It is
+# the first of the six stages of the shipped model; the others are
 # segformer-b0_synthetic-train-long{,-ft,-distill,-distill2,-distill3}.py.
 # python tools/train.py configs/source/segformer-b0_synthetic-train.py
 _base_ = ['../_base_/models/segformer_mit-b0_synthetic.py',
