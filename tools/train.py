@@ -33,6 +33,7 @@ from mmengine.runner.checkpoint import find_latest_checkpoint  # noqa: E402
 
 from tta_seg.apis import load_config, prepare_data  # noqa: E402
 from tta_seg.utils.checkpoint import extract_state_dict  # noqa: E402
+from tta_seg.utils.run_identity import file_sha256  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -78,7 +79,8 @@ def export(runner: Runner, path: str, metrics: dict,
 
     With an ``EMAHook`` the averaged weights are exported: they are the
     ones mmengine validates and writes into the checkpoints' state dict, so
-    the summary's metrics describe the exported file."""
+    the summary's metrics describe the exported file. The summary carries
+    the file's sha256, which ties it to exactly these weights."""
     model = runner.model.module if is_model_wrapper(runner.model) \
         else runner.model
     ema = [h for h in getattr(runner, 'hooks', [])
@@ -97,7 +99,8 @@ def export(runner: Runner, path: str, metrics: dict,
         raise KeyError(f'no weight key contains {only!r}')
     torch.save(state, path)
     summary = dict(config=runner.cfg.filename, export=path,
-                   iters=runner.iter, dtype=dtype, val_metrics=metrics)
+                   sha256=file_sha256(path), iters=runner.iter, dtype=dtype,
+                   val_metrics=metrics)
     if ema:
         summary['weights'] = 'EMAHook average'
     with open(osp.join(runner.work_dir, 'train_summary.json'), 'w') as f:

@@ -1,5 +1,6 @@
 """tools/train.py: a few iterations on tiny data, exported weights load
 with weights_only=True into the same model."""
+import hashlib
 import json
 import os.path as osp
 import sys
@@ -54,6 +55,7 @@ def test_train_and_export(tmp_path):
     summary = json.loads((tmp_path / 'work' / 'train_summary.json')
                          .read_text())
     assert summary['iters'] == 4 and 'mIoU' in summary['val_metrics']
+    assert summary['sha256'] == hashlib.sha256(out.read_bytes()).hexdigest()
     model = MODELS.build(tiny_segmentor_cfg('bn'))
     load_source_weights(model, str(out))  # weights_only=True
     state = torch.load(out, weights_only=True)
