@@ -150,22 +150,42 @@ def test_b0_without_stochastic_depth_is_the_shipped_network(config):
                                    trained(x, mode='tensor'))
 
 
-@pytest.mark.parametrize('name', [
+SHIPPED = osp.join(REPO_ROOT, 'checkpoints', 'synthetic')
+SHIPPED_NAMES = [
     'deeplabv3plus_r18_synthetic', 'segformer_mit-b0_synthetic',
     'deeplabv3plus_r18-sncn_synthetic',
     'ecotta-warmup_deeplabv3plus-r18_synthetic',
     'ecotta-warmup_segformer-b0_synthetic',
     'vida-warmup_deeplabv3plus-r18_synthetic',
-    'vida-warmup_segformer-b0_synthetic'])
+    'vida-warmup_segformer-b0_synthetic']
+
+
+def test_every_shipped_file_has_a_summary():
+    """checkpoints/synthetic/ holds exactly these files, each .pth beside
+    its .summary.json."""
+    def stems(suffix):
+        return sorted(osp.basename(p)[:-len(suffix)]
+                      for p in glob.glob(osp.join(SHIPPED, '*' + suffix)))
+    assert stems('.pth') == stems('.summary.json') == sorted(SHIPPED_NAMES)
+
+
+@pytest.mark.parametrize('name', SHIPPED_NAMES)
 def test_shipped_models_learnt_every_class(name):
     """The embedded benchmark's models, as shipped: fp16 state dicts of a
-    few MB whose summaries show at least 65 clean-val mIoU and every one of
-    the 19 classes at 20 IoU or more (source models: measured on the fp16
-    file; warm-ups: the source model with the warmed-up adapters)."""
+    few MB, made by a config of this repository, whose summaries name the
+    file and its sha256 (the metrics are those of this very file) and show
+    at least 65 clean-val mIoU and every one of the 19 classes at 20 IoU or
+    more (source models: measured on the fp16 file; warm-ups: the source
+    model with the warmed-up adapters)."""
     import json
-    base = osp.join(REPO_ROOT, 'checkpoints', 'synthetic', name)
+    from tta_seg.utils.run_identity import file_sha256
+    base = osp.join(SHIPPED, name)
     with open(base + '.summary.json') as f:
         summary = json.load(f)
+    assert summary['export'] == f'checkpoints/synthetic/{name}.pth'
+    assert osp.isfile(osp.join(REPO_ROOT, summary['config']))
+    assert summary['dtype'] == 'float16'
+    assert summary['sha256'] == file_sha256(base + '.pth')
     metrics = summary['val_metrics']
     assert metrics['mIoU'] >= 65
     assert len(metrics['per_class_iou']) == 19
@@ -174,29 +194,3 @@ def test_shipped_models_learnt_every_class(name):
     state = torch.load(base + '.pth', map_location='cpu', weights_only=True)
     floats = [t for t in state.values() if t.is_floating_point()]
     assert floats and all(t.dtype == torch.float16 for t in floats)
-
-
-SHIPPED_SUMMARIES = sorted(glob.glob(
-    osp.join(REPO_ROOT, 'checkpoints', 'synthetic', '*.summary.json')))
-
-
-def test_every_shipped_file_has_a_summary():
-    pths = glob.glob(osp.join(REPO_ROOT, 'checkpoints', 'synthetic', '*.pth'))
-    assert len(pths) >= 7
-    assert sorted(p[:-len('.pth')] for p in pths) == sorted(
-        s[:-len('.summary.json')] for s in SHIPPED_SUMMARIES)
-
-
-@pytest.mark.parametrize('path', SHIPPED_SUMMARIES, ids=osp.basename)
-def test_shipped_summaries_describe_their_files(path):
-    """Each shipped file's summary names it, the config that made it, its
-    dtype and its sha256: the metrics in it are those of this very file."""
-    import json
-    from tta_seg.utils.run_identity import file_sha256
-    with open(path) as f:
-        summary = json.load(f)
-    pth = path[:-len('.summary.json')] + '.pth'
-    assert summary['export'] == osp.relpath(pth, REPO_ROOT)
-    assert osp.isfile(osp.join(REPO_ROOT, summary['config']))
-    assert summary['dtype'] == 'float16'
-    assert summary['sha256'] == file_sha256(pth)
