@@ -1,6 +1,9 @@
-"""Shared test fixtures: tiny CPU segmentors and synthetic batches."""
+"""Shared test fixtures: tiny CPU segmentors and synthetic batches, and
+another process holding a work dir."""
 import os
+import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -30,3 +33,36 @@ def ln_segmentor_cfg():
 @pytest.fixture
 def batch():
     return make_batch()
+
+
+_HOLDER = '''
+import sys
+sys.path.insert(0, {repo!r})
+from tta_seg.utils.lock import work_dir_lock
+with work_dir_lock({work_dir!r}):
+    print('locked', flush=True)
+    sys.stdin.read()  # until the test closes stdin or kills us
+'''
+
+
+@pytest.fixture
+def hold_work_dir():
+    """``hold_work_dir(path)`` starts a process that holds ``path``'s
+    work-dir lock until the test ends; returns the ``Popen``."""
+    procs = []
+
+    def start(work_dir: str) -> subprocess.Popen:
+        from tta_seg.apis.config import REPO_ROOT
+        proc = subprocess.Popen(
+            [sys.executable, '-c', textwrap.dedent(_HOLDER.format(
+                repo=REPO_ROOT, work_dir=str(work_dir)))],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        procs.append(proc)
+        assert proc.stdout.readline().strip() == 'locked'
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()

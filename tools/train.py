@@ -33,6 +33,7 @@ from mmengine.runner.checkpoint import find_latest_checkpoint  # noqa: E402
 
 from tta_seg.apis import load_config, prepare_data  # noqa: E402
 from tta_seg.utils.checkpoint import extract_state_dict  # noqa: E402
+from tta_seg.utils.io import atomic_write, save_torch  # noqa: E402
 from tta_seg.utils.run_identity import file_sha256  # noqa: E402
 
 
@@ -97,7 +98,7 @@ def export(runner: Runner, path: str, metrics: dict,
                 if value.is_floating_point() else value
     if not state:
         raise KeyError(f'no weight key contains {only!r}')
-    torch.save(state, path)
+    atomic_write(path, lambda tmp: save_torch(state, tmp))
     summary = dict(config=runner.cfg.filename, export=path,
                    sha256=file_sha256(path), iters=runner.iter, dtype=dtype,
                    val_metrics=metrics)

@@ -208,3 +208,19 @@ def test_wrapped_datasets_are_checked_too(data_root, tmp_path):
                                            datasets=[first, first])
     res = run(cfg)
     assert res['records'][0]['num_images'] == 6
+
+
+def test_second_run_in_a_busy_work_dir_is_refused(data_root, tmp_path,
+                                                  hold_work_dir):
+    """Two runs in one work dir would mix their results files: the second
+    is refused before it writes anything, naming the first's pid."""
+    from tta_seg.utils.lock import WorkDirBusy
+    holder = hold_work_dir(tmp_path)
+    cfg = make_cfg(data_root, str(tmp_path))
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(WorkDirBusy, match=f'pid {holder.pid}'):
+        runner.test()
+    assert not osp.exists(osp.join(str(tmp_path), 'results.json'))
+    holder.kill()
+    holder.wait()
+    assert len(run(make_cfg(data_root, str(tmp_path)))['records']) == 4

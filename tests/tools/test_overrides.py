@@ -144,3 +144,55 @@ def test_identity_holds_the_embedded_benchmark_parameters(tmp_path,
 def json_params(params):
     import json
     return json.loads(json.dumps(params))
+
+
+CONFIGS = osp.join(REPO_ROOT, 'configs')
+COTTA = osp.join(CONFIGS, 'cotta/cotta_deeplabv3plus-r18_synthetic.py')
+LR = 'adapter.optim_wrapper.optimizer.lr'
+
+
+@pytest.mark.parametrize('path, key, value', [
+    (SYNTH, LR, 'abc'),
+    (SYNTH, LR, float('nan')),
+    (SYNTH, LR, -1e-3),
+    (SYNTH, 'adapter.optim_wrapper.optimizer.betas', (0.9, 1.5)),
+    (SYNTH, 'adapter.optim_wrapper.optimizer.momentum', 'high'),
+    (SYNTH, 'test_cfg.rounds', 0),
+    (SYNTH, 'test_cfg.rounds', -1),
+    (SYNTH, 'test_cfg.rounds', 1.5),
+    (SYNTH, 'test_cfg.rounds', True),
+    (SYNTH, 'test_dataloader.batch_size', 0),
+    (SYNTH, 'test_dataloader.num_workers', -2),
+    (COTTA, 'adapter.alpha_teacher', 'x'),
+    (COTTA, 'adapter.flip', 'yes'),
+    (COTTA, 'adapter.min_view_size', 2.5),
+])
+def test_bad_values_are_refused_at_build_time_naming_key_and_value(
+        path, key, value):
+    from tta_seg.apis.run import build_run_cfg
+    from tta_seg.apis.values import ConfigValueError
+    with pytest.raises(ConfigValueError) as err:
+        build_run_cfg(path, '/nonexistent/work', {key: value})
+    assert str(err.value).startswith(f'{key}={value!r}: expected')
+
+
+@pytest.mark.parametrize('path, key, value', [
+    (SYNTH, LR, 0.0), (SYNTH, LR, 3), (SYNTH, 'test_cfg.rounds', 2),
+    (COTTA, 'adapter.view_batch', None), (COTTA, 'adapter.alpha_teacher', 1),
+])
+def test_good_values_pass(path, key, value):
+    from tta_seg.apis.run import build_run_cfg
+    build_run_cfg(path, '/nonexistent/work', {key: value})
+
+
+def test_every_method_config_passes_the_value_checks():
+    import glob
+
+    from mmengine.config import Config
+    from tta_seg.apis.run import build_run_cfg
+    paths = [p for p in glob.glob(osp.join(CONFIGS, '*', '*.py'))
+             if '_base_' not in p and 'sweeps' not in p and
+             'adapter' in Config.fromfile(p)]
+    assert len(paths) > 40
+    for path in paths:
+        build_run_cfg(path, '/nonexistent/work', checkpoint='x.pth')

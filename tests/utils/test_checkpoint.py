@@ -177,3 +177,60 @@ def test_state_dict_errors_name_the_path(tmp_path):
         load_source_weights(torch.nn.Linear(2, 2),
                             str(tmp_path / 'meta_only.pth'))
     assert str(tmp_path / 'meta_only.pth') in str(err.value)
+
+
+def flip_a_weight_byte(path) -> str:
+    """Change one byte inside a tensor's data, keeping the file's size (a
+    bit rot, a bad copy); return the name of the damaged zip entry."""
+    import zipfile
+    with zipfile.ZipFile(path) as archive:
+        info = next(i for i in archive.infolist()
+                    if '/data/' in i.filename and i.file_size >= 64)
+    data = bytearray(path.read_bytes())
+    # the entry's data follow its 30-byte local header, name and extra
+    name_len = int.from_bytes(data[info.header_offset + 26:
+                                   info.header_offset + 28], 'little')
+    extra_len = int.from_bytes(data[info.header_offset + 28:
+                                    info.header_offset + 30], 'little')
+    at = info.header_offset + 30 + name_len + extra_len + 8
+    data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return info.filename
+
+
+@pytest.mark.parametrize('loader', ['checkpoint', 'state'])
+def test_changed_bytes_of_intact_size_are_refused_by_crc(tmp_path, loader):
+    path = tmp_path / 'weights.pth'
+    torch.save({'w': torch.arange(64, dtype=torch.float32)}, path)
+    size = path.stat().st_size
+    entry = flip_a_weight_byte(path)
+    assert path.stat().st_size == size
+    # torch itself reads the damaged file without a word
+    assert not torch.equal(torch.load(path, weights_only=True)['w'],
+                           torch.arange(64, dtype=torch.float32))
+    load = load_checkpoint_file if loader == 'checkpoint' else \
+        load_state_file
+    with pytest.raises(CheckpointError) as err:
+        load(str(path))
+    message = str(err.value)
+    assert str(path) in message and entry in message and 'CRC' in message
+    assert UNSAFE_FLAG not in message
+
+
+def test_sha256_of_the_summary_beside_a_file_is_checked(tmp_path):
+    import json
+    from tta_seg.utils.run_identity import file_sha256
+    path = tmp_path / 'model.pth'
+    # a legacy pickle has no CRCs: only the recorded digest can tell
+    torch.save({'w': torch.ones(8)}, path,
+               _use_new_zipfile_serialization=False)
+    summary = tmp_path / 'model.summary.json'
+    summary.write_text(json.dumps(dict(sha256=file_sha256(str(path)))))
+    assert torch.equal(load_checkpoint_file(str(path))['w'], torch.ones(8))
+    data = bytearray(path.read_bytes())
+    data[-20] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint_file(str(path))
+    assert str(path) in str(err.value) and str(summary) in str(err.value)
+    assert 'sha256' in str(err.value)

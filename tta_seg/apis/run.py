@@ -8,7 +8,9 @@ from typing import List, Optional
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from tta_seg.utils.lock import work_dir_lock
 from .config import compose_model_cfg, load_config, prepare_data
+from .values import check_values
 
 
 def build_run_cfg(config: str, work_dir: Optional[str] = None,
@@ -21,7 +23,8 @@ def build_run_cfg(config: str, work_dir: Optional[str] = None,
                   show_dir: Optional[str] = None) -> Config:
     """The resolved config of a run: overrides checked and merged
     (:func:`~tta_seg.apis.config.load_config`), seed and resume set, the
-    adapter composed around the source segmentor. Arguments are those of
+    adapter composed around the source segmentor, its values checked
+    (:func:`~tta_seg.apis.values.check_values`). Arguments are those of
     ``tools/test_tta.py``."""
     cfg = load_config(config, cfg_options, launcher, work_dir, data_roots)
     randomness = dict(cfg.get('randomness', {}))
@@ -34,7 +37,9 @@ def build_run_cfg(config: str, work_dir: Optional[str] = None,
     if show_dir:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='ShowPredictionsHook', out_dir=show_dir)]
-    return compose_model_cfg(cfg, checkpoint, unsafe_checkpoint)
+    cfg = compose_model_cfg(cfg, checkpoint, unsafe_checkpoint)
+    check_values(cfg)
+    return cfg
 
 
 def build_runner(cfg: Config, verbose: bool = False) -> Runner:
@@ -53,13 +58,19 @@ def build_runner(cfg: Config, verbose: bool = False) -> Runner:
 
 
 def run_tta(cfg: Config, verbose: bool = False) -> dict:
-    """Generate the embedded data if the config needs it, build the Runner
-    and run the stream; returns the loop's ``dict(mean_mIoU=...)``."""
-    prepare_data(cfg)
-    os.makedirs(cfg.work_dir, exist_ok=True)
-    runner = build_runner(cfg, verbose)
-    model = cfg.model
-    runner.logger.info(
-        f"{model['type']} on {os.path.basename(cfg.filename or '')}: source "
-        f"weights {model.get('source_checkpoint')}, work dir {cfg.work_dir}")
-    return runner.test()
+    """Lock the work dir (one run at a time: :mod:`tta_seg.utils.lock`),
+    generate the embedded data if the config needs it, build the Runner
+    and run the stream; returns the loop's ``dict(mean_mIoU=...)``.
+
+    Raises:
+        WorkDirBusy: Another run holds the work dir; nothing was written.
+    """
+    with work_dir_lock(cfg.work_dir):
+        prepare_data(cfg)
+        runner = build_runner(cfg, verbose)
+        model = cfg.model
+        runner.logger.info(
+            f"{model['type']} on {os.path.basename(cfg.filename or '')}: "
+            f"source weights {model.get('source_checkpoint')}, work dir "
+            f'{cfg.work_dir}')
+        return runner.test()

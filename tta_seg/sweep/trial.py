@@ -7,6 +7,9 @@ A trial is exactly ``tools/test_tta.py CONFIG --work-dir ROOT/NAME
   fingerprint (:mod:`tta_seg.utils.run_identity`) is not run again;
 * one that is complete with another fingerprint is an error (the work
   root holds a different run under this name: nothing is overwritten);
+* one that another live process holds (a worker of a killed driver
+  still writing it) is refused, naming that process
+  (:mod:`tta_seg.utils.lock`);
 * one with a ``resume_state.pth`` (an interrupted attempt: SIGKILL, node
   loss, preemption) resumes from it, and the loop's own identity check
   refuses a state of a different run.
@@ -22,6 +25,7 @@ from typing import Optional
 
 from tta_seg.evaluation.results import RESULTS_FILE
 from tta_seg.utils.io import atomic_write_text
+from tta_seg.utils.lock import work_dir_lock
 
 RESUME_FILE = 'resume_state.pth'
 ATTEMPTS_FILE = 'attempts.txt'
@@ -76,12 +80,22 @@ def run_trial(trial: dict, work_root: str,
         dict: ``name``, ``status`` ('done' or 'skipped': complete before),
         ``attempts``, ``resumed``, ``seconds``, peak memory and
         ``results`` (the run's results.json).
+
+    Raises:
+        WorkDirBusy: Another process (e.g. a worker of a killed driver)
+            still runs in the trial's work dir.
+        TrialConflict: The work dir holds another run's complete results.
     """
+    name = trial['name']
+    work_dir = osp.join(work_root, name)
+    with work_dir_lock(work_dir):
+        return _run_locked(trial, work_dir, threads)
+
+
+def _run_locked(trial: dict, work_dir: str, threads: Optional[int]) -> dict:
     from tta_seg.apis.run import build_run_cfg, run_tta
     from tta_seg.utils.run_identity import fingerprint, run_identity
     name = trial['name']
-    work_dir = osp.join(work_root, name)
-    os.makedirs(work_dir, exist_ok=True)
     start = time.time()
     cfg = build_run_cfg(trial['config'], work_dir, trial['cfg_options'],
                         trial['seed'],

@@ -15,10 +15,17 @@ Two kinds of failure are told apart:
   (``allow_unsafe=True``; ``--unsafe-checkpoint`` in the tools). Nothing
   silently executes pickled code.
 
+Before any load the bytes are verified, since ``torch.load`` checks
+none: every zip member against its CRC-32, and a file with a
+``<stem>.summary.json`` beside it (the shipped models) against the sha256
+recorded there. A file whose bytes changed but whose size did not is a
+:class:`CheckpointError` naming the file and the damaged entry.
+
 :func:`load_state_file` reads the files tta_seg writes itself (the
 continual loop's ``resume_state.pth``), which never need unpickling.
 """
 import codecs
+import json
 import os
 import pickle
 import re
@@ -34,6 +41,8 @@ UNSAFE_FLAG = '--unsafe-checkpoint'
 #: ``<archive>/data.pkl`` record; legacy files are pickles, which start
 #: with the PROTO opcode.
 ZIP_MAGIC, TORCH_RECORD, PICKLE_PROTO = b'PK\x03\x04', 'data.pkl', 0x80
+#: Beside a shipped ``X.pth``: ``X.summary.json`` with the file's sha256.
+SUMMARY_SUFFIX = '.summary.json'
 #: A Git LFS pointer checked out instead of the file it points to.
 LFS_MAGIC = b'version https://git-lfs'
 #: Bytes read to recognise the format and quoted in error messages.
@@ -150,7 +159,7 @@ def _torch_load(path: str, weights_only: bool, what: str,
         _RefusedGlobal: Only with ``weights_only``: the unpickler refused
             a class or function of an otherwise readable file.
     """
-    problem = _format_problem(path)
+    problem = _format_problem(path) or _damage(path) or _digest_problem(path)
     if problem is not None:
         raise CheckpointError(_unusable(path, what, problem, advice))
     try:
@@ -194,7 +203,12 @@ def _is_text(head: bytes) -> bool:
 
 
 def _damage(path: str) -> Optional[str]:
-    """What is wrong with a zip-format file torch could not read, if found.
+    """What is wrong with a zip-format file, if anything: a missing or
+    unreadable directory, or a member whose bytes fail their CRC-32.
+
+    Run before every load: ``torch.load`` does not check the CRCs, so a
+    file whose bytes changed but whose size did not would load silently
+    with wrong weights.
     """
     with open(path, 'rb') as file:
         if file.read(len(ZIP_MAGIC)) != ZIP_MAGIC:
@@ -213,7 +227,31 @@ def _damage(path: str) -> Optional[str]:
         return ('the zip archive is truncated or damaged (its directory at '
                 'the end of the file is missing or unreadable)')
     if bad is not None:
-        return f'the zip archive is damaged ({bad} fails its CRC check)'
+        return (f'the zip archive is damaged: its entry {bad} fails its '
+                'CRC-32 check (its bytes changed after it was written)')
+    return None
+
+
+def _digest_problem(path: str) -> Optional[str]:
+    """A mismatch with the sha256 that a ``<stem>.summary.json`` beside the
+    file records (the shipped models; :mod:`tools.train` writes it), if
+    any: this also covers legacy pickles, which carry no checksums."""
+    summary = os.path.splitext(path)[0] + SUMMARY_SUFFIX
+    if not os.path.isfile(summary):
+        return None
+    try:
+        with open(summary) as file:
+            expected = json.load(file).get('sha256')
+    except (OSError, ValueError, AttributeError):
+        return None  # not ours to judge: the weights are checked by CRC
+    if not isinstance(expected, str):
+        return None
+    from .run_identity import file_sha256
+    actual = file_sha256(path)
+    if actual != expected:
+        return (f'its sha256 {actual[:12]}... differs from the '
+                f'{expected[:12]}... recorded in {summary}, so its bytes '
+                'changed after it was written')
     return None
 
 

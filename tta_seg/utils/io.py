@@ -16,6 +16,8 @@ import shutil
 from typing import Callable
 
 _TMP = re.compile(r'\.tmp(\d+)$')
+#: How torch's C++ file writer words a failed write (torch 2.x).
+WRITER_FAILURES = ('writ', 'unexpected pos', 'basic_ios')
 
 
 def tmp_path(path: str) -> str:
@@ -71,10 +73,15 @@ def atomic_write(path: str, write: Callable[[str], None]) -> None:
     Args:
         path (str): Final file.
         write (callable): Writes the complete file at the path it is given
-            (e.g. ``lambda p: torch.save(obj, p)``).
+            (e.g. :func:`save_torch`).
 
     Raises:
         OSError: Same errno, with a message naming ``path`` and the cause.
+            A writer that fails with another error while the disk is full
+            (torch's C++ writer says ``unexpected pos`` or
+            ``basic_ios::clear``) is reported as ``ENOSPC`` too: the free
+            space is read *before* the temporary file is removed, since
+            removing it frees the space again.
     """
     tmp = tmp_path(path)
     try:
@@ -83,6 +90,8 @@ def atomic_write(path: str, write: Callable[[str], None]) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as err:
+        full = not isinstance(err, (OSError, KeyboardInterrupt)) and \
+            osp.exists(tmp) and _disk_full(path)
         try:
             os.remove(tmp)
         except OSError:
@@ -90,19 +99,34 @@ def atomic_write(path: str, write: Callable[[str], None]) -> None:
         if isinstance(err, OSError) and not isinstance(
                 err, FileNotFoundError):
             raise OSError(err.errno, describe_os_error(err, path)) from err
-        if isinstance(err, RuntimeError) and 'writ' in str(err):
-            # torch.save reports a full disk as a RuntimeError of its writer
-            code = errno.ENOSPC if _disk_full(path) else errno.EIO
+        if full or _writer_failure(err):
+            code = errno.ENOSPC if full else errno.EIO
             raise OSError(code, describe_os_error(
                 OSError(code, str(err)), path)) from err
         raise
 
 
+def _writer_failure(err: BaseException) -> bool:
+    """A write failure that torch's C++ writer reports as RuntimeError."""
+    return isinstance(err, RuntimeError) and any(
+        mark in str(err) for mark in WRITER_FAILURES)
+
+
 def _disk_full(path: str, margin: int = 1 << 20) -> bool:
+    """Whether less than ``margin`` bytes are free beside ``path``."""
     try:
         return shutil.disk_usage(osp.dirname(osp.abspath(path))).free < margin
     except OSError:
         return False
+
+
+def save_torch(obj, path: str) -> None:
+    """``torch.save`` through a Python file object, so that a failed write
+    raises the ``OSError`` of the system (``ENOSPC``...) rather than a
+    ``RuntimeError`` of torch's own writer."""
+    import torch
+    with open(path, 'wb') as f:
+        torch.save(obj, f)
 
 
 def atomic_write_text(path: str, text: str) -> None:

@@ -34,6 +34,10 @@ The state carries the run's identity (:mod:`tta_seg.utils.run_identity`:
 adapter, model, stream, checkpoints, seed); resuming with a different one
 is refused, naming what differs.
 
+One run per work dir: the loop holds an exclusive lock on it
+(:mod:`tta_seg.utils.lock`), and a second run there is refused at once,
+naming the holder's pid, before it reads or writes anything.
+
 Hooks observe: ``before_test_epoch``/``after_test_epoch(metrics)`` run per
 (round, domain) with ``loop.current`` = ``(round, domain)``, and
 ``before_test_iter``/``after_test_iter`` per batch (outputs carry labels
@@ -59,7 +63,8 @@ from tta_seg.adapters.base import strip_labels
 from tta_seg.evaluation.results import RESULTS_FILE, ResultsWriter
 from tta_seg.registry import DATASETS, LOOPS
 from tta_seg.utils.checkpoint import load_state_file
-from tta_seg.utils.io import atomic_write, clean_stale_tmp
+from tta_seg.utils.io import atomic_write, clean_stale_tmp, save_torch
+from tta_seg.utils.lock import work_dir_lock
 from tta_seg.utils.run_identity import (fingerprint, identity_diff,
                                         run_identity)
 from .stream import Order, TimeBudget, round_orders, timed
@@ -294,6 +299,11 @@ class ContinualTestLoop(BaseLoop):
 
     # --------------------------------------------------------------- run --
     def run(self) -> dict:
+        """Run the stream, holding the work dir (one run at a time)."""
+        with work_dir_lock(self.runner.work_dir):
+            return self._run()
+
+    def _run(self) -> dict:
         adapter = self.adapter
         clean_stale_tmp(self.runner.work_dir)
         self.identity = run_identity(self.runner.cfg)
@@ -532,7 +542,7 @@ class ContinualTestLoop(BaseLoop):
                      done=sorted([list(d) for d in done]),
                      budget=self.budget.state_dict() if self.budget else None,
                      identity=json.dumps(self.identity, sort_keys=True))
-        atomic_write(self._resume_path(), lambda tmp: torch.save(state, tmp))
+        atomic_write(self._resume_path(), lambda tmp: save_torch(state, tmp))
 
     def _load_resume(self, adapter, writer: ResultsWriter) -> set:
         path = self._resume_path()
