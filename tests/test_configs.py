@@ -1,11 +1,13 @@
-"""Every config parses; the model bases build the networks they name."""
+"""Every config parses (and a method config's values pass the build-time
+checks); the model bases build the networks they name."""
 import glob
 import os.path as osp
 
 import pytest
 from mmengine.config import Config
 
-from tta_seg.apis.config import REPO_ROOT
+from tta_seg.apis.config import REPO_ROOT, compose_model_cfg
+from tta_seg.apis.values import check_values
 from tta_seg.registry import MODELS
 
 ALL = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'),
@@ -28,6 +30,8 @@ def test_config_parses(path):
         assert cfg.default_scope == 'tta_seg'
         assert cfg.test_cfg.type == 'ContinualTestLoop'
         assert 'source_checkpoint' in cfg
+        # its values pass the build-time checks (no false alarm)
+        check_values(compose_model_cfg(cfg, checkpoint='unused.pth'))
     elif 'adapter' in cfg:  # configs/_base_/adapters/: an adapter alone
         assert osp.basename(osp.dirname(path)) == 'adapters'
 

@@ -21,6 +21,12 @@ and, with ``--val-stream``, ``selected.{md,csv}`` into the work root.
 With a validation stream the sweep runs in two phases: the validation
 trials, then on the test stream only the grid point each config chose
 (``--test-all`` runs every test trial).
+
+Exit code: 0 when every trial finished; 1 when a trial failed or was
+refused as a conflict (its work dir holds another run's complete results;
+its finished row in ``sweep.json`` is kept), each named on stderr; 2 when
+the sweep could not start (an address that does not answer, more CPUs or
+GPUs per trial than any node has).
 """
 import argparse
 import fnmatch
@@ -99,7 +105,7 @@ def build_sweep(args) -> dict:
 
 
 def main(argv=None):
-    from tta_seg.sweep.engine import run_sweep
+    from tta_seg.sweep.engine import CONFLICT, SweepNotStarted, run_sweep
     from tta_seg.sweep.leaderboard import (choose_on_validation,
                                            chosen_trials, load_trials,
                                            write_leaderboard)
@@ -132,17 +138,22 @@ def main(argv=None):
                                  args.cpus_per_trial, args.gpus_per_trial,
                                  args.max_retries, args.num_cpus)
             failed.update({n: o for n, o in outcomes.items()
-                           if o['status'] == 'failed'})
-        if val and not args.test_all:
-            # validation first; then only the chosen grid points are tested
-            run([t for t in trials if t.stream == val])
-            chosen = choose_on_validation(load_trials(work_root), val)
-            run([t for t in trials if t.stream not in (val, test)] +
-                chosen_trials(trials, chosen, test))
-        else:
-            run(trials)
+                           if o['status'] in ('failed', CONFLICT)})
+        try:
+            if val and not args.test_all:
+                # validation first; then only the chosen points are tested
+                run([t for t in trials if t.stream == val])
+                chosen = choose_on_validation(load_trials(work_root), val)
+                run([t for t in trials if t.stream not in (val, test)] +
+                    chosen_trials(trials, chosen, test))
+            else:
+                run(trials)
+        except SweepNotStarted as err:  # nothing was submitted
+            print(f'sweep not started: {err}', file=sys.stderr)
+            return 2
         for n, o in failed.items():
-            print(f"FAILED {n}: {o['error']}", file=sys.stderr)
+            print(f"{o['status'].upper()} {n}: {o['error']}",
+                  file=sys.stderr)
     print(write_leaderboard(work_root, args.title or f'Sweep {name}',
                             val, test))
     return 1 if failed else 0

@@ -93,11 +93,11 @@ def env(tmp_path_factory):
     os.environ['PYTHONPATH'] = str(root)
     import sys
     sys.path.insert(0, str(root))
-    from tta_seg.sweep.engine import init_ray
+    from tta_seg.sweep.engine import init_ray, shutdown_ray
     started = init_ray(num_cpus=2)
     yield root
     if started:
-        ray.shutdown()
+        shutdown_ray()
     sys.path.remove(str(root))
     if old is None:
         os.environ.pop('PYTHONPATH')
@@ -218,3 +218,53 @@ def test_two_phase_selection_runs_only_the_chosen_test_point(env, tmp_path):
     assert names[2:] == [f'tent-test-lr={best}-seed0']
     selected = (tmp_path / 'w' / 'selected.md').read_text()
     assert f'lr={best}' in selected
+
+
+def test_a_conflicting_trial_keeps_the_finished_row(env, tmp_path, capsys):
+    """A second sweep whose trial has the name but not the settings of a
+    finished one is refused: the first run's row stays, and the console
+    and exit code say so."""
+    import sys
+    sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
+    import sweep as sweep_tool
+    bn = str(env / 'bn.py')
+    first, second = tmp_path / 'first.py', tmp_path / 'second.py'
+    first.write_text(f'sweep = dict(configs=dict(bn={bn!r}))')
+    second.write_text(f'sweep = dict(configs=dict(bn=dict(config={bn!r}, '
+                      "cfg_options={'test_cfg.rounds': 2})))")
+    work = str(tmp_path / 'w')
+    assert sweep_tool.main([str(first), '--work-root', work]) == 0
+    finished = json.loads((tmp_path / 'w' / 'sweep.json').read_text())
+    assert [t['status'] for t in finished['trials']] == ['done']
+    capsys.readouterr()
+    assert sweep_tool.main([str(second), '--work-root', work]) == 1
+    err = capsys.readouterr().err
+    assert 'CONFLICT bn-default-seed0' in err and 'another run' in err
+    kept = json.loads((tmp_path / 'w' / 'sweep.json').read_text())
+    assert kept['trials'] == finished['trials']
+
+
+def test_more_resources_per_trial_than_any_node_are_refused(env, tmp_path):
+    """Ray would queue such a trial for ever: refused before submitting."""
+    from tta_seg.sweep import expand, run_sweep
+    from tta_seg.sweep.engine import SweepNotStarted
+    trials = expand(dict(configs=dict(bn=str(env / 'bn.py'))))
+    with pytest.raises(SweepNotStarted,
+                       match=r'--cpus-per-trial 3: .*the largest has 2'):
+        run_sweep(trials, str(tmp_path), cpus_per_trial=3, progress=False)
+    with pytest.raises(SweepNotStarted, match=r'--gpus-per-trial 1: .*GPU'):
+        run_sweep(trials, str(tmp_path), gpus_per_trial=1, progress=False)
+    assert not (tmp_path / trials[0].name).exists()  # nothing ran
+
+
+def test_a_trial_dir_held_by_another_process_is_refused(env, tmp_path,
+                                                        hold_work_dir):
+    """E.g. a worker of a killed driver still writing the trial's dir."""
+    from tta_seg.sweep.spec import expand
+    from tta_seg.sweep.trial import run_trial
+    from tta_seg.utils.lock import WorkDirBusy
+    trial, = expand(dict(configs=dict(bn=str(env / 'bn.py'))))
+    holder = hold_work_dir(tmp_path / trial.name)
+    with pytest.raises(WorkDirBusy, match=f'pid {holder.pid}'):
+        run_trial(trial.to_dict(), str(tmp_path))
+    assert os.listdir(tmp_path / trial.name) == ['.lock']

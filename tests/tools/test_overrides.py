@@ -184,15 +184,3 @@ def test_good_values_pass(path, key, value):
     from tta_seg.apis.run import build_run_cfg
     build_run_cfg(path, '/nonexistent/work', {key: value})
 
-
-def test_every_method_config_passes_the_value_checks():
-    import glob
-
-    from mmengine.config import Config
-    from tta_seg.apis.run import build_run_cfg
-    paths = [p for p in glob.glob(osp.join(CONFIGS, '*', '*.py'))
-             if '_base_' not in p and 'sweeps' not in p and
-             'adapter' in Config.fromfile(p)]
-    assert len(paths) > 40
-    for path in paths:
-        build_run_cfg(path, '/nonexistent/work', checkpoint='x.pth')

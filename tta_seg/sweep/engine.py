@@ -26,6 +26,9 @@ the shared folder.
 import json
 import os
 import os.path as osp
+import shutil
+import socket
+import tempfile
 import time
 from typing import Dict, List, Optional
 
@@ -34,9 +37,19 @@ from tqdm import tqdm
 from tta_seg.evaluation.results import RESULTS_FILE
 from tta_seg.utils.io import atomic_write_text
 from .spec import Trial, check_trials
-from .trial import run_trial
+from .trial import TrialConflict, run_trial
 
 SWEEP_FILE = 'sweep.json'
+#: Status of a trial refused because its work dir holds another run.
+CONFLICT = 'conflict'
+#: Seconds to wait for a cluster address to accept a connection.
+CONNECT_TIMEOUT_S = 10.0
+#: Ray's default ports: the head's GCS, and the client server (ray://).
+RAY_GCS_PORT, RAY_CLIENT_PORT = 6379, 10001
+#: Prefix of the temporary folder of a local instance's session.
+TEMP_PREFIX = 'tta_seg_ray_'
+#: That folder while the instance runs (removed by :func:`shutdown_ray`).
+_OWN_TEMP_DIR: Optional[str] = None
 
 
 def _worker_env() -> dict:
@@ -48,22 +61,109 @@ def _worker_env() -> dict:
     return {'PYTHONPATH': os.pathsep.join(dict.fromkeys(paths))}
 
 
+class SweepNotStarted(RuntimeError):
+    """The sweep cannot run at all (an address that does not answer, more
+    resources per trial than any node has); nothing was submitted."""
+
+
 def init_ray(address: Optional[str] = None,
              num_cpus: Optional[int] = None) -> bool:
     """Connect to ``address`` (or ``$RAY_ADDRESS``), else start a local Ray
     instance with ``num_cpus``. Returns whether this call started or
-    joined Ray (and so should shut it down)."""
+    joined Ray (and so should end it with :func:`shutdown_ray`).
+
+    A local instance keeps its session folder (logs, sockets) in a
+    temporary folder of its own, which :func:`shutdown_ray` removes; a
+    cluster address is probed first (:func:`check_address`), since Ray
+    itself waits for an unreachable one for ever.
+
+    Raises:
+        SweepNotStarted: Nothing answers at the address.
+    """
     import logging
 
     import ray
+    global _OWN_TEMP_DIR
     if ray.is_initialized():
         return False
     address = address or os.environ.get('RAY_ADDRESS') or None
-    ray.init(address=address, num_cpus=None if address else num_cpus,
-             include_dashboard=False, log_to_driver=False,
-             logging_level=logging.WARNING,
-             runtime_env=dict(env_vars=_worker_env()))
+    kwargs = dict(include_dashboard=False, log_to_driver=False,
+                  logging_level=logging.WARNING,
+                  runtime_env=dict(env_vars=_worker_env()))
+    if address:
+        check_address(address)
+        ray.init(address=address, **kwargs)
+        return True
+    temp_dir = tempfile.mkdtemp(prefix=TEMP_PREFIX)
+    try:
+        ray.init(num_cpus=num_cpus, _temp_dir=temp_dir, **kwargs)
+    except BaseException:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        raise
+    _OWN_TEMP_DIR = temp_dir
     return True
+
+
+def shutdown_ray() -> None:
+    """``ray.shutdown()``, then remove the session folder of a local
+    instance that :func:`init_ray` started."""
+    import ray
+    global _OWN_TEMP_DIR
+    ray.shutdown()
+    if _OWN_TEMP_DIR is not None:
+        shutil.rmtree(_OWN_TEMP_DIR, ignore_errors=True)
+        _OWN_TEMP_DIR = None
+
+
+def check_address(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse a cluster address where nothing accepts a connection within
+    ``timeout_s`` (``auto`` and ``local`` are Ray's own look-ups)."""
+    if address in ('auto', 'local'):
+        return
+    client = address.startswith('ray://')
+    rest = address.split('://', 1)[-1]
+    host, sep, port = rest.rpartition(':')
+    if not sep:
+        host, port = rest, str(RAY_CLIENT_PORT if client else RAY_GCS_PORT)
+    try:
+        port_number = int(port)
+    except ValueError:
+        raise SweepNotStarted(f'--address {address}: expected HOST:PORT '
+                              f'(e.g. 10.0.0.1:{RAY_GCS_PORT})') from None
+    try:
+        socket.create_connection((host.strip('[]'), port_number),
+                                 timeout=timeout_s).close()
+    except OSError as err:
+        raise SweepNotStarted(
+            f'--address {address}: no Ray cluster answers at {host}:{port} '
+            f'within {timeout_s:g} s ({err.strerror or err}). Is its head '
+            'node running (`ray start --head` prints the address) and is '
+            'the port reachable from here? Without --address (and '
+            '$RAY_ADDRESS) the sweep starts a local instance.') from err
+
+
+def check_resources(cpus_per_trial: float, gpus_per_trial: float) -> None:
+    """Refuse resources per trial that no node of the connected instance
+    has: Ray would queue such tasks for ever.
+
+    Raises:
+        SweepNotStarted: Naming the flag, its value and the largest
+            node's.
+    """
+    import ray
+    nodes = [n.get('Resources', {}) for n in ray.nodes() if n.get('Alive')]
+    for flag, want, key in (('--cpus-per-trial', cpus_per_trial, 'CPU'),
+                            ('--gpus-per-trial', gpus_per_trial, 'GPU')):
+        most = max((n.get(key, 0.0) for n in nodes), default=0.0)
+        if want > most:
+            where = 'this machine\'s local instance' if _OWN_TEMP_DIR \
+                else 'the cluster'
+            raise SweepNotStarted(
+                f'{flag} {want:g}: no node of {where} has that many '
+                f'{key}s (the largest has {most:g}), so no trial could '
+                f'ever start. Lower {flag}' + (
+                    ', or raise --num-cpus' if key == 'CPU' and
+                    _OWN_TEMP_DIR else '') + '.')
 
 
 def _failure(name: str, error: str, detail: Optional[str] = None) -> dict:
@@ -73,12 +173,18 @@ def _failure(name: str, error: str, detail: Optional[str] = None) -> dict:
     return out
 
 
+def _conflict(name: str, error: str) -> dict:
+    return dict(name=name, status=CONFLICT, error=error)
+
+
 def _collect(ref, name: str) -> dict:
     import ray
     try:
         return ray.get(ref)
     except ray.exceptions.RayTaskError as exc:
         cause = exc.cause
+        if isinstance(cause, TrialConflict):
+            return _conflict(name, str(cause))
         return _failure(name, f'{type(cause).__name__}: {cause}'
                         if cause is not None else str(exc), str(exc))
     except ray.exceptions.RayError as exc:  # worker died on every retry
@@ -102,7 +208,9 @@ def write_sweep_file(work_root: str, trials: List[Trial],
                      outcomes: Dict[str, dict], **extra) -> None:
     """Update ``sweep.json``: the rows of these trials replace those of the
     same name; rows of other trials (an earlier call on another part of
-    the sweep, e.g. the validation phase) are kept."""
+    the sweep, e.g. the validation phase) are kept, and so is a finished
+    row whose trial is now skipped, pending or refused as a conflict (its
+    work dir still holds that finished run)."""
     path = osp.join(work_root, SWEEP_FILE)
     old = {}
     if osp.isfile(path):
@@ -112,7 +220,7 @@ def write_sweep_file(work_root: str, trials: List[Trial],
     for t in trials:
         outcome = outcomes.get(t.name, dict(status='pending'))
         before = rows.get(t.name, {})
-        if outcome['status'] in ('skipped', 'pending') and \
+        if outcome['status'] in ('skipped', 'pending', CONFLICT) and \
                 before.get('status') == 'done':
             continue  # keep the finished run's attempts, time and memory
         rows[t.name] = dict(t.to_dict(), **outcome)
@@ -141,20 +249,31 @@ def run_sweep(trials: List[Trial], work_root: str,
         progress (bool, optional): Progress bar (default: on a terminal).
 
     Returns:
-        dict: trial name -> outcome (``status`` done / skipped / failed,
-        ``error``, ``attempts``, ``resumed``, ``seconds``, peak memory,
-        ``mean_mIoU``), also written to ``work_root/sweep.json`` after
-        every trial, with the sweep's wall time at the end.
+        dict: trial name -> outcome (``status`` done / skipped / failed /
+        conflict, ``error``, ``attempts``, ``resumed``, ``seconds``, peak
+        memory, ``mean_mIoU``), also written to ``work_root/sweep.json``
+        after every trial, with the sweep's wall time at the end. A
+        ``conflict`` is a trial whose work dir holds the complete results
+        of another run: it is not run, and a finished row of it in
+        ``sweep.json`` is kept.
+
+    Raises:
+        SweepNotStarted: ``address`` does not answer, or no node has
+            ``cpus_per_trial`` / ``gpus_per_trial``; nothing was submitted.
     """
     import ray
     work_root = osp.abspath(work_root)
     os.makedirs(work_root, exist_ok=True)
-    outcomes = {name: _failure(name, error)
-                for name, error in check_trials(trials, work_root).items()}
+    conflicts = {}
+    outcomes = {name: _failure(name, error) for name, error in check_trials(
+        trials, work_root, conflicts).items()}
+    outcomes.update({name: _conflict(name, error)
+                     for name, error in conflicts.items()})
     write_sweep_file(work_root, trials, outcomes)
     started = init_ray(address, num_cpus)
     start = time.time()
     try:
+        check_resources(cpus_per_trial, gpus_per_trial)
         task = ray.remote(max_calls=1)(run_trial).options(
             num_cpus=cpus_per_trial, num_gpus=gpus_per_trial,
             max_retries=max_retries, retry_exceptions=False)
@@ -175,7 +294,7 @@ def run_sweep(trials: List[Trial], work_root: str,
                 bar.update()
     finally:
         if started:
-            ray.shutdown()
+            shutdown_ray()
     write_sweep_file(work_root, trials, outcomes,
                      wall_seconds=round(time.time() - start, 1))
     return outcomes

@@ -230,20 +230,36 @@ def load_sweep(path: str, overrides: Optional[dict] = None) -> dict:
     return sweep
 
 
-def check_trials(trials: List[Trial], work_root: str) -> Dict[str, str]:
+def check_trials(trials: List[Trial], work_root: str,
+                 conflicts: Optional[Dict[str, str]] = None
+                 ) -> Dict[str, str]:
     """Resolve every trial's config now (file, overrides, data roots).
+
+    Args:
+        trials (list[Trial]): The trials.
+        work_root (str): The sweep's folder.
+        conflicts (dict, optional): If given, filled with trial name ->
+            why, for the trials whose work dir already holds the complete
+            results of another run (:func:`~.trial.conflict_with`).
 
     Returns:
         dict: trial name -> error text, for the broken trials: they fail
         alone, at once, while the others run.
     """
     from tta_seg.apis.run import build_run_cfg
+    from .trial import conflict_with
     errors = {}
     for trial in trials:
+        work_dir = osp.join(work_root, trial.name)
         try:
-            build_run_cfg(trial.config, osp.join(work_root, trial.name),
-                          trial.cfg_options, trial.seed,
-                          data_roots=trial.data_roots or None)
+            cfg = build_run_cfg(trial.config, work_dir, trial.cfg_options,
+                                trial.seed,
+                                data_roots=trial.data_roots or None)
         except Exception as exc:  # noqa: BLE001 (reported per trial)
             errors[trial.name] = f'{type(exc).__name__}: {exc}'
+            continue
+        if conflicts is not None:
+            why = conflict_with(cfg, work_dir)
+            if why:
+                conflicts[trial.name] = why
     return errors

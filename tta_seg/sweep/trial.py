@@ -17,7 +17,6 @@ A trial is exactly ``tools/test_tta.py CONFIG --work-dir ROOT/NAME
 So a retried attempt ends with the records of an uninterrupted run.
 """
 import json
-import os
 import os.path as osp
 import resource
 import time
@@ -42,6 +41,21 @@ def read_results(work_dir: str) -> Optional[dict]:
         return None
     with open(path) as f:
         return json.load(f)
+
+
+def conflict_with(cfg, work_dir: str) -> Optional[str]:
+    """Why ``work_dir`` cannot take the run of ``cfg``: it holds the
+    complete results of a run with another fingerprint (None if not)."""
+    from tta_seg.utils.run_identity import fingerprint, run_identity
+    done = read_results(work_dir)
+    if not (done and done.get('complete')):
+        return None
+    expected = fingerprint(run_identity(cfg))
+    if done.get('fingerprint') == expected:
+        return None
+    return (f'{work_dir} holds the complete results of another run '
+            f"(fingerprint {done.get('fingerprint')}, this trial "
+            f'{expected}); choose another work root or move that folder')
 
 
 def _count_attempt(work_dir: str) -> int:
@@ -94,21 +108,17 @@ def run_trial(trial: dict, work_root: str,
 
 def _run_locked(trial: dict, work_dir: str, threads: Optional[int]) -> dict:
     from tta_seg.apis.run import build_run_cfg, run_tta
-    from tta_seg.utils.run_identity import fingerprint, run_identity
     name = trial['name']
     start = time.time()
     cfg = build_run_cfg(trial['config'], work_dir, trial['cfg_options'],
                         trial['seed'],
                         data_roots=trial.get('data_roots') or None)
-    expected = fingerprint(run_identity(cfg))
+    conflict = conflict_with(cfg, work_dir)
+    if conflict:
+        raise TrialConflict(conflict)
     done = read_results(work_dir)
     out = dict(name=name, resumed=False)
     if done and done.get('complete'):
-        if done.get('fingerprint') != expected:
-            raise TrialConflict(
-                f'{work_dir} holds the complete results of another run '
-                f"(fingerprint {done.get('fingerprint')}, this trial "
-                f'{expected}); choose another work root or move that folder')
         return dict(out, status='skipped', attempts=0, seconds=0.0,
                     results=done)
     out['attempts'] = _count_attempt(work_dir)
