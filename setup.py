@@ -34,5 +34,8 @@ setup(
         # instance by default, the same code on a cluster
         'ray>=2.40,<3',
     ],
-    extras_require={'tests': ['pytest']},
+    extras_require={
+        # import-linter: the layer contracts of .importlinter (tested)
+        'tests': ['pytest', 'import-linter>=2.1,<3'],
+    },
 )

@@ -34,7 +34,7 @@ from mmengine.runner.checkpoint import find_latest_checkpoint  # noqa: E402
 from tta_seg.apis import load_config, prepare_data  # noqa: E402
 from tta_seg.utils.checkpoint import extract_state_dict  # noqa: E402
 from tta_seg.utils.io import atomic_write, save_torch  # noqa: E402
-from tta_seg.utils.run_identity import file_sha256  # noqa: E402
+from tta_seg.utils.io import file_sha256  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -178,7 +178,7 @@ def test_shipped_models_learnt_every_class(name):
     more (source models: measured on the fp16 file; warm-ups: the source
     model with the warmed-up adapters)."""
     import json
-    from tta_seg.utils.run_identity import file_sha256
+    from tta_seg.utils.io import file_sha256
     base = osp.join(SHIPPED, name)
     with open(base + '.summary.json') as f:
         summary = json.load(f)

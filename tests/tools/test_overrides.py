@@ -102,7 +102,7 @@ def test_identity_does_not_depend_on_the_cwd(tmp_path, monkeypatch):
     sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
     import test_tta
 
-    from tta_seg.utils.run_identity import fingerprint, run_identity
+    from tta_seg.engine.identity import fingerprint, run_identity
 
     def identity():
         args = test_tta.parse_args([SYNTH, '--work-dir', str(tmp_path)])
@@ -120,7 +120,7 @@ def test_identity_holds_the_embedded_benchmark_parameters(tmp_path,
     severity above all), which the config text may not spell out: a
     change of the generator's defaults makes another run."""
     from tta_seg.datasets.synthetic import generate
-    from tta_seg.utils.run_identity import fingerprint, run_identity
+    from tta_seg.engine.identity import fingerprint, run_identity
     cfg = load_config(SYNTH, work_dir=str(tmp_path))
     identity = run_identity(cfg)
     assert identity['synthetic_benchmark'] == dict(

@@ -219,7 +219,7 @@ def test_changed_bytes_of_intact_size_are_refused_by_crc(tmp_path, loader):
 
 def test_sha256_of_the_summary_beside_a_file_is_checked(tmp_path):
     import json
-    from tta_seg.utils.run_identity import file_sha256
+    from tta_seg.utils.io import file_sha256
     path = tmp_path / 'model.pth'
     # a legacy pickle has no CRCs: only the recorded digest can tell
     torch.save({'w': torch.ones(8)}, path,

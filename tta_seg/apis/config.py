@@ -27,10 +27,13 @@ from typing import Dict, Iterable, List, Optional
 
 from mmengine.config import Config
 
-#: Repository root (configs, shipped checkpoints) when run from a checkout.
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-#: Environment variable that moves the data home.
-DATA_ENV = 'TTA_SEG_DATA'
+from tta_seg.utils.paths import DATA_ENV, REPO_ROOT, data_home, resolve_path
+
+__all__ = ['DATA_ENV', 'REPO_ROOT', 'data_home', 'resolve_path',
+           'check_overrides', 'compose_model_cfg', 'load_config',
+           'prepare_data', 'registered_adapters', 'check_adapter_type',
+           'parse_data_roots', 'resolve_data_roots', 'live_keys']
+
 #: Top-level keys that tta_seg itself reads after parsing (beside the keys
 #: mmengine's Runner reads, taken from its signature).
 TTA_SEG_KEYS = ('adapter', 'source_checkpoint', 'synthetic_benchmark',
@@ -40,13 +43,6 @@ TTA_SEG_KEYS = ('adapter', 'source_checkpoint', 'synthetic_benchmark',
 CONSUMED_RUNNER_KEYS = ('data_preprocessor', )
 #: Config keys that hold a dataset root (rewritten by data-root overrides).
 ROOT_KEYS = ('data_root', 'root')
-
-
-def data_home() -> str:
-    """Where relative data roots live: ``$TTA_SEG_DATA``, else the
-    repository's ``data/`` folder (independent of the working directory)."""
-    return osp.abspath(osp.expanduser(
-        os.environ.get(DATA_ENV) or osp.join(REPO_ROOT, 'data')))
 
 
 def live_keys() -> set:
@@ -239,18 +235,6 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(path))[0])
     return cfg
-
-
-def resolve_path(path: Optional[str]) -> Optional[str]:
-    """Resolve a relative path against the CWD, then the repository root;
-    an existing file comes back absolute (the same string from whatever
-    directory a command runs, so run identities do not depend on it)."""
-    if not path or osp.isabs(path):
-        return path
-    if osp.exists(path):
-        return osp.abspath(path)
-    candidate = osp.join(REPO_ROOT, path)
-    return candidate if osp.exists(candidate) else path
 
 
 def registered_adapters() -> list:

@@ -12,7 +12,7 @@ domain), so an interrupted run keeps everything it finished::
      "forgetting": [records of the source split, without adapting],
      "mixed": [records of the whole stream, when its domains are mixed],
      "fingerprint": str, "overrides": {key: value}, "seed": int,
-     "identity": {what defines the run, see tta_seg.utils.run_identity},
+     "identity": {what defines the run, see tta_seg.engine.identity},
      "complete": true (once every record and check is written)}
 
 Metrics are percentages. ``mean_mIoU`` averages the records present.

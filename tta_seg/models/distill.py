@@ -28,9 +28,9 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.models.utils import resize
 from mmseg.utils import add_prefix
 
-from tta_seg.apis.config import REPO_ROOT
 from tta_seg.registry import MODELS
 from tta_seg.utils.checkpoint import load_source_weights
+from tta_seg.utils.paths import REPO_ROOT
 
 
 def pixel_distillation_loss(student: torch.Tensor, teacher: torch.Tensor,

@@ -55,7 +55,7 @@ _OWN_TEMP_DIR: Optional[str] = None
 def _worker_env() -> dict:
     """Environment of the workers: the driver's directory and the
     repository on the import path (configs' ``custom_imports``)."""
-    from tta_seg.apis.config import REPO_ROOT
+    from tta_seg.utils.paths import REPO_ROOT
     paths = [os.getcwd(), REPO_ROOT] + \
         [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]
     return {'PYTHONPATH': os.pathsep.join(dict.fromkeys(paths))}

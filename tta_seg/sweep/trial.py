@@ -4,7 +4,7 @@ A trial is exactly ``tools/test_tta.py CONFIG --work-dir ROOT/NAME
 --seed S --cfg-options ...`` run in the calling process, made idempotent:
 
 * a work dir whose ``results.json`` is complete and has the trial's
-  fingerprint (:mod:`tta_seg.utils.run_identity`) is not run again;
+  fingerprint (:mod:`tta_seg.engine.identity`) is not run again;
 * one that is complete with another fingerprint is an error (the work
   root holds a different run under this name: nothing is overwritten);
 * one that another live process holds (a worker of a killed driver
@@ -22,11 +22,11 @@ import resource
 import time
 from typing import Optional
 
+from tta_seg.engine.resume import RESUME_FILE
 from tta_seg.evaluation.results import RESULTS_FILE
 from tta_seg.utils.io import atomic_write_text
 from tta_seg.utils.lock import work_dir_lock
 
-RESUME_FILE = 'resume_state.pth'
 ATTEMPTS_FILE = 'attempts.txt'
 
 
@@ -46,7 +46,7 @@ def read_results(work_dir: str) -> Optional[dict]:
 def conflict_with(cfg, work_dir: str) -> Optional[str]:
     """Why ``work_dir`` cannot take the run of ``cfg``: it holds the
     complete results of a run with another fingerprint (None if not)."""
-    from tta_seg.utils.run_identity import fingerprint, run_identity
+    from tta_seg.engine.identity import fingerprint, run_identity
     done = read_results(work_dir)
     if not (done and done.get('complete')):
         return None

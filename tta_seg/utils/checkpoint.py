@@ -246,7 +246,7 @@ def _digest_problem(path: str) -> Optional[str]:
         return None  # not ours to judge: the weights are checked by CRC
     if not isinstance(expected, str):
         return None
-    from .run_identity import file_sha256
+    from .io import file_sha256
     actual = file_sha256(path)
     if actual != expected:
         return (f'its sha256 {actual[:12]}... differs from the '

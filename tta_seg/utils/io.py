@@ -9,13 +9,15 @@ naming the file and the cause.
 """
 import errno
 import glob
+import hashlib
 import os
 import os.path as osp
 import re
 import shutil
-from typing import Callable
+from typing import Callable, Dict, Tuple
 
 _TMP = re.compile(r'\.tmp(\d+)$')
+_HASHES: Dict[Tuple[str, int, float], str] = {}
 #: How torch's C++ file writer words a failed write (torch 2.x).
 WRITER_FAILURES = ('writ', 'unexpected pos', 'basic_ios')
 
@@ -137,3 +139,16 @@ def atomic_write_text(path: str, text: str) -> None:
             f.write(text)
 
     atomic_write(path, write)
+
+
+def file_sha256(path: str) -> str:
+    """SHA-256 of a file (cached per path, size and modification time)."""
+    stat = os.stat(path)
+    key = (osp.abspath(path), stat.st_size, stat.st_mtime)
+    if key not in _HASHES:
+        digest = hashlib.sha256()
+        with open(path, 'rb') as f:
+            for chunk in iter(lambda: f.read(1 << 20), b''):
+                digest.update(chunk)
+        _HASHES[key] = digest.hexdigest()
+    return _HASHES[key]

@@ -51,6 +51,8 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from tta_seg.adapters.base import strip_labels
+
 ORDERS = ('fixed', 'random')
 SKIP_PREDICTIONS = ('forward', 'adapter')
 Order = Union[str, Sequence[Sequence[str]]]
@@ -172,7 +174,7 @@ def benchmark_ratio(paths: Union[str, Sequence[str]],
     Raises:
         KeyError: No file has a row measured with that config file.
     """
-    from tta_seg.apis.config import resolve_path
+    from tta_seg.utils.paths import resolve_path
     paths = [paths] if isinstance(paths, str) else list(paths)
     name = osp.basename(config or '')
     for path in paths:
@@ -198,3 +200,48 @@ def timed(fn, *args):
     if sync:
         sync()
     return out, time.perf_counter() - start
+
+
+def attach_labels(outputs: Sequence, batch: dict) -> Sequence:
+    """Give predictions back the labels and full metainfo of their batch."""
+    for out, orig in zip(outputs, batch['data_samples']):
+        out.set_metainfo(orig.metainfo)
+        if 'gt_sem_seg' in orig:
+            out.gt_sem_seg = orig.gt_sem_seg
+    return outputs
+
+
+def shift_steps(dataset: dict) -> List[dict]:
+    """The pipeline steps that make a domain's shift: those with a
+    ``severity`` or ``schedule`` (rendered weather, corruptions)."""
+    return [dict(step) for step in dataset.get('pipeline') or []
+            if isinstance(step, dict) and ('severity' in step
+                                           or 'schedule' in step)]
+
+
+def source_forward(segmentor, batch: dict) -> None:
+    """One plain forward of the segmentor (the stream's frame rate), as
+    the time budget measures it."""
+    with torch.no_grad():
+        data = segmentor.data_preprocessor(
+            dict(inputs=batch['inputs'],
+                 data_samples=strip_labels(batch['data_samples'])), False)
+        segmentor.inference(data['inputs'],
+                            [s.metainfo for s in data['data_samples']])
+
+
+def describe_stream(order: str, orders: List[List[str]], reset: str,
+                    budget: Optional['TimeBudget'],
+                    domains: List[dict]) -> dict:
+    """What defines the stream, for results.json and reports."""
+    info = dict(order=order, orders=orders, reset=reset,
+                protocol='every frame')
+    if budget is not None:
+        info.update(protocol='time budget',
+                    relative_cost=budget.relative_cost,
+                    adapt_every=budget.k,
+                    skip_prediction=budget.skip_prediction)
+    shifts = {d['name']: shift_steps(d['dataset']) for d in domains}
+    if any(shifts.values()):
+        info['shifts'] = shifts
+    return info

@@ -16,9 +16,10 @@ and ``results.json``; :func:`identity_diff` names what differs.
 import hashlib
 import inspect
 import json
-import os
 import os.path as osp
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
+
+from tta_seg.utils.io import file_sha256
 
 #: Top-level config keys that define a run.
 IDENTITY_KEYS = ('model', 'test_cfg', 'test_dataloader', 'test_evaluator',
@@ -30,7 +31,6 @@ IGNORED = {
                         'prefetch_factor'),
     'model': ('allow_unsafe_checkpoint', ),
 }
-_HASHES: Dict[Tuple[str, int, float], str] = {}
 
 
 def _plain(obj):
@@ -46,19 +46,6 @@ def _plain(obj):
     if hasattr(obj, '__qualname__'):  # classes, functions: no addresses
         return f'{getattr(obj, "__module__", "")}.{obj.__qualname__}'
     return str(obj)
-
-
-def file_sha256(path: str) -> str:
-    """SHA-256 of a file (cached per path, size and modification time)."""
-    stat = os.stat(path)
-    key = (osp.abspath(path), stat.st_size, stat.st_mtime)
-    if key not in _HASHES:
-        digest = hashlib.sha256()
-        with open(path, 'rb') as f:
-            for chunk in iter(lambda: f.read(1 << 20), b''):
-                digest.update(chunk)
-        _HASHES[key] = digest.hexdigest()
-    return _HASHES[key]
 
 
 def run_identity(cfg) -> dict:
