@@ -6,8 +6,21 @@ setup(
     version='0.1.0',
     description='Continual test-time adaptation for semantic segmentation '
     'on mmsegmentation 1.x',
-    packages=find_packages(include=['tta_seg', 'tta_seg.*']),
-    package_data={'tta_seg': ['py.typed']},
+    # the configs and shipped checkpoints travel inside the package
+    # (tta_seg/configs, tta_seg/checkpoints in a wheel; a checkout uses the
+    # repository's folders: tta_seg.utils.paths.ASSET_ROOT)
+    packages=find_packages(include=['tta_seg', 'tta_seg.*']) +
+    ['tta_seg.configs', 'tta_seg.checkpoints', 'tta_seg.docs'],
+    package_dir={'tta_seg.configs': 'configs',
+                 'tta_seg.checkpoints': 'checkpoints', 'tta_seg.docs': 'docs'},
+    package_data={
+        'tta_seg': ['py.typed'],
+        'tta_seg.configs': ['**/*.py'],
+        'tta_seg.checkpoints': ['**/*.pth', '**/*.json'],
+        # measured relative costs that time-budget configs may name
+        'tta_seg.docs': ['results/benchmark_*.json'],
+    },
+    entry_points={'console_scripts': ['tta-seg = tta_seg.cli:main']},
     python_requires='>=3.8',
     install_requires=[
         # torch is not pinned here: install the build for your machine first
@@ -35,7 +48,9 @@ setup(
         'ray>=2.40,<3',
     ],
     extras_require={
-        # import-linter: the layer contracts of .importlinter (tested)
-        'tests': ['pytest', 'import-linter>=2.1,<3'],
+        # import-linter: the layer contracts of .importlinter; mkdocs-material:
+        # the documentation site (both checked by the tests)
+        'tests': ['pytest', 'import-linter>=2.1,<3',
+                  'mkdocs-material>=9.5,<10'],
     },
 )

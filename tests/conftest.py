@@ -10,7 +10,22 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tta_seg  # noqa: E402,F401  (installs the mmcv._ext stub)
-from tests.tiny import make_batch, tiny_segmentor_cfg  # noqa: E402
+from tests.tiny import (make_batch, tiny_segmentor_cfg,  # noqa: E402
+                        write_tiny_cityscapes)
+
+
+def pytest_addoption(parser):
+    parser.addoption('--run-heavy', action='store_true',
+                     help='also run the tests marked heavy (minutes each)')
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption('--run-heavy'):
+        return
+    skip = pytest.mark.skip(reason='heavy: run with --run-heavy')
+    for item in items:
+        if 'heavy' in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)
@@ -33,6 +48,12 @@ def ln_segmentor_cfg():
 @pytest.fixture
 def batch():
     return make_batch()
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    """Tiny Cityscapes-layout data (splits a, b, val), one per module."""
+    return write_tiny_cityscapes(str(tmp_path_factory.mktemp('tiny_cs')))
 
 
 _HOLDER = '''

@@ -11,16 +11,25 @@ the real one is missing. Importing works; *calling* any compiled op raises
 :class:`MissingCompiledOpError` naming the op and how to get it (install the
 full ``mmcv`` build). With a full mmcv the real extension is used untouched.
 
+:func:`cache_external_config_index` makes ``mmseg::`` config bases cheap:
+mmengine re-reads every ``metafile.yml`` of mmseg's model index for each
+such base (about 50 YAML files, 0.3 s a base); the files are static, so
+each is read once per process. Parsing a method config drops from about 0.4 s
+to a few hundredths, which every run, sweep check and test feels.
+
 This module is imported by ``tta_seg/__init__.py`` before anything imports
 mmseg, so every entry point (tools, tests, ``custom_imports``) gets it.
 """
+import copy
+import functools
 import importlib
 import importlib.machinery
 import importlib.util
 import sys
 import types
 
-__all__ = ['MissingCompiledOpError', 'install_mmcv_ext_stub', 'has_mmcv_ops']
+__all__ = ['MissingCompiledOpError', 'install_mmcv_ext_stub', 'has_mmcv_ops',
+           'cache_external_config_index']
 
 
 class MissingCompiledOpError(RuntimeError):
@@ -76,4 +85,39 @@ def install_mmcv_ext_stub() -> bool:
     sys.modules['mmcv._ext'] = stub
     mmcv = importlib.import_module('mmcv')
     mmcv._ext = stub
+    return True
+
+
+def cache_external_config_index() -> bool:
+    """Read the model index of an external package (``mmseg::`` bases)
+    once per process: mmengine's look-up loads every ``metafile.yml`` it
+    lists (through ``mmengine.config.utils.load``) for each such base.
+
+    Returns:
+        bool: Whether the reads are (now) cached; False if this mmengine
+        has no such look-up (nothing to do).
+    """
+    try:
+        from mmengine.config import utils
+    except ImportError:
+        return False
+    original = getattr(utils, 'load', None)
+    if original is None or not hasattr(utils, '_get_cfg_metainfo'):
+        return False
+    if getattr(original, '_tta_seg_cached', False):
+        return True
+    cache = {}
+
+    @functools.wraps(original)
+    def load(file, *args, **kwargs):
+        key = file if isinstance(file, str) and not args and not kwargs \
+            and '.mim' in file and file.endswith(('.yml', '.yaml')) else None
+        if key is None:
+            return original(file, *args, **kwargs)
+        if key not in cache:
+            cache[key] = original(file)
+        return copy.deepcopy(cache[key])
+
+    load._tta_seg_cached = True
+    utils.load = load
     return True

@@ -130,6 +130,7 @@ def test_view_scales_skip_only_too_small_views():
 
 
 # ------------------------------------------------------ fast == straight --
+@pytest.mark.slow
 @pytest.mark.parametrize('kind', ['bn', 'ln'])
 def test_fast_views_equal_one_view_at_a_time(kind):
     adapter = build(kind, anchor_threshold=0.3)
@@ -145,6 +146,7 @@ def test_fast_views_equal_one_view_at_a_time(kind):
         assert torch.equal(probs.argmax(1), results[0].argmax(1))
 
 
+@pytest.mark.slow
 def test_fast_and_straight_adaptation_agree():
     adapters = {}
     for fast in (True, False):
@@ -171,6 +173,7 @@ def build_slide(kind='bn', seed=1, **kwargs):
         optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-2)), **kwargs))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('kind', ['bn', 'ln'])
 def test_batched_slide_windows_equal_view_by_view_adaptation(kind):
     """Views of 0.5x-2x a 64x96 input: smaller than, across and larger than
@@ -188,6 +191,7 @@ def test_batched_slide_windows_equal_view_by_view_adaptation(kind):
         torch.testing.assert_close(teachers[True][key], value)
 
 
+@pytest.mark.slow
 def test_batched_slide_windows_run_fewer_forwards(monkeypatch):
     adapter = build_slide()
     inputs, metas = preprocess(adapter, make_batch(n=1, height=64,
@@ -353,6 +357,7 @@ def run(adapter, steps=3, **kwargs):
             for s in range(steps)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('kind', ['bn', 'ln'])
 def test_reset_is_exact_and_labels_are_never_used(kind):
     adapter = build(kind, lr=1e-1, restore_prob=0.1)
@@ -388,6 +393,7 @@ def test_bad_arguments_are_rejected(kwargs, match):
         build(**kwargs)
 
 
+@pytest.mark.slow
 def test_configs_keep_the_published_hyper_parameters():
     paths = glob.glob(osp.join(REPO_ROOT, 'configs', 'cotta', '*.py'))
     assert len(paths) >= 6  # 5 protocol/model configs + a time budget

@@ -1,7 +1,6 @@
 """EcoTTA: meta-block wrapper, losses by hand, trainable state, memory."""
 import math
 import os.path as osp
-import sys
 import textwrap
 
 import pytest
@@ -190,6 +189,7 @@ CHECKPOINTING = [dict(checkpoint_frozen=False),
                  dict(checkpoint_blocks=False), dict()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('kind', ['bn', 'ln'])
 def test_checkpointing_changes_neither_losses_nor_updates(kind):
     """Losses, meta-block gradients, updated weights and predictions of
@@ -257,6 +257,7 @@ def wide_segmentor_cfg(kind):
     return cfg
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('kind', ['bn', 'ln'])
 def test_block_checkpointing_lowers_the_peak(kind, capsys):
     batch = make_batch(n=1, height=64, width=96)
@@ -355,11 +356,11 @@ def test_saves_far_less_for_backward_than_tent(capsys):
         assert eco_b[i] < 0.5 * plain_b[i]
 
 
+@pytest.mark.slow
 def test_warmup_config_through_tools_train(tmp_path):
     """The warm-up config on the Runner: init_weights + load_from keep the
     source, only meta blocks train, the export feeds ``meta_checkpoint``."""
-    sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
-    import train
+    from tta_seg.cli import train
 
     source, _ = source_and_wrapped('bn')
     source_path = _save(tmp_path, source.state_dict())

@@ -235,6 +235,7 @@ def test_recovery_triggers_exactly_when_the_ema_falls_below(monkeypatch):
     assert sar.ema_count.item() == 0
 
 
+@pytest.mark.slow
 def test_a_collapsing_model_is_reset_to_the_source():
     # every norm layer trainable, lr 10: entropy minimisation collapses the
     # tiny segmentor to one class at near-zero entropy within ~10 steps; the

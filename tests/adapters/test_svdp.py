@@ -10,7 +10,7 @@ from mmengine.config import Config
 from torch import nn
 
 import tta_seg.adapters.svdp  # noqa: F401  (registers SVDP)
-from tests.adapters.test_contract import check_contract
+from tests.contract import check_contract
 from tests.tiny import make_batch, tiny_segmentor_cfg
 from tta_seg.apis.config import REPO_ROOT
 from tta_seg.models.svdp import (SparsePrompt, mc_dropout_probs,
@@ -323,6 +323,7 @@ def test_bad_arguments_are_rejected(kwargs, match):
         build(**kwargs)
 
 
+@pytest.mark.slow
 def test_configs_keep_the_published_hyper_parameters():
     paths = glob.glob(osp.join(REPO_ROOT, 'configs', 'svdp', '*.py'))
     assert len(paths) == 5

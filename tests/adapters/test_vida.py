@@ -196,6 +196,7 @@ def test_only_vida_parameters_change(kind):
                for k in changed)
 
 
+@pytest.mark.slow
 def test_teacher_is_an_exact_ema_of_the_student_adapters():
     adapter = build(alpha_teacher=0.9, lr=1e-1)
     adapter.prepare()
@@ -241,6 +242,7 @@ def run(adapter, steps=3, **kwargs):
             for s in range(steps)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('kind', ['bn', 'ln'])
 def test_reset_is_exact(kind):
     adapter = build(kind, lr=1e-1, restore_prob=0.1)
@@ -298,6 +300,7 @@ def test_bad_arguments_are_rejected(kwargs, match):
         build(**kwargs)
 
 
+@pytest.mark.slow
 def test_configs_share_the_official_hyper_parameters():
     paths = glob.glob(osp.join(REPO_ROOT, 'configs', 'vida', 'vida_*.py'))
     assert len(paths) == 5

@@ -39,6 +39,7 @@ def build(data_root, **kwargs):
     return DATASETS.build(cfg)
 
 
+@pytest.mark.slow
 def test_acdc_loads_with_checked_pipeline(bench):
     dataset = build(bench / 'acdc', condition='fog', split='train')
     assert len(dataset) == TINY['num_target_train']
@@ -66,6 +67,7 @@ def test_cityscapes_source_loads(bench):
                                                                        64)
 
 
+@pytest.mark.slow
 def test_use_ref_loads_clear_twins_with_same_labels(bench):
     adverse = build(bench / 'acdc', condition='night', split='train')
     ref = build(bench / 'acdc', condition='night', split='train',
@@ -79,6 +81,7 @@ def test_use_ref_loads_clear_twins_with_same_labels(bench):
                               adverse[0]['inputs'].numpy())
 
 
+@pytest.mark.slow
 def test_max_images_keeps_first_sorted(bench):
     full = build(bench / 'acdc', condition='rain', split='train')
     first = build(bench / 'acdc', condition='rain', split='train',
@@ -163,6 +166,7 @@ def test_bad_arguments_are_rejected(bench):
         build(bench / 'acdc', data_prefix=dict(img_path='x'))
 
 
+@pytest.mark.slow
 def test_importing_datasets_does_not_import_the_generator():
     """Real ACDC needs nothing of the synthetic renderer, whose conditions
     stay ACDC's. A clean interpreter: this process has imported it."""

@@ -63,6 +63,7 @@ def test_the_fifteen_corruptions_in_their_groups():
     assert CORRUPTIONS[-1] == 'jpeg_compression'
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('severity', (1, 5))
 @pytest.mark.parametrize('corruption', CORRUPTIONS)
 def test_changes_image_keeps_shape_and_dtype(corruption, severity):
@@ -196,6 +197,7 @@ def test_missing_library_says_what_to_install(monkeypatch):
         corruptions_module.load_library.cache_clear()
 
 
+@pytest.mark.slow
 def test_registered_and_library_imported_lazily():
     """Registered for the TRANSFORMS registry's lazy location; importing
     tta_seg.datasets does not import the library (numba, scikit-image)."""
@@ -219,6 +221,7 @@ def _pipeline(corruption=None):
     return steps
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('corruption', ('fog', 'glass_blur'))
 def test_in_a_cityscapes_pipeline(tmp_path, corruption):
     root = write_tiny_cityscapes(str(tmp_path))

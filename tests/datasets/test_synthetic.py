@@ -53,6 +53,7 @@ def test_render_is_deterministic():
     assert not np.array_equal(first[1], other[1])
 
 
+@pytest.mark.slow
 def test_labels_are_valid_and_diverse():
     seen = set()
     for seed in range(10):
@@ -123,6 +124,7 @@ def _all_files(root):
     return sorted(p for p in root.rglob('*') if p.is_file())
 
 
+@pytest.mark.slow
 def test_benchmark_layouts(bench):
     for split, count in (('train', 3), ('val', 1)):
         for index in range(count):
@@ -138,6 +140,7 @@ def test_benchmark_layouts(bench):
     assert is_complete(bench, **TINY)
 
 
+@pytest.mark.slow
 def test_benchmark_is_byte_identical_across_workers(bench, tmp_path):
     other = generate_benchmark(tmp_path / 'again', workers=2,
                                progress=False, **TINY)
@@ -157,6 +160,7 @@ def test_ensure_benchmark_reuses_complete_folder(bench, monkeypatch):
                             **TINY) == bench
 
 
+@pytest.mark.slow
 def test_interrupted_generation_never_looks_complete(tmp_path, monkeypatch):
     root = tmp_path / 'synthetic'
     calls = {'n': 0}
@@ -196,6 +200,7 @@ def fake_tmp(root, pid, lock_file=False):
     return tmp
 
 
+@pytest.mark.slow
 def test_stale_temporary_folders_are_removed_live_ones_kept(tmp_path):
     root = tmp_path / 'synthetic'
     # pid numbers above the kernel's pid_max: the lock decides
@@ -238,6 +243,7 @@ def test_full_disk_names_path_and_size_and_leaves_nothing(tmp_path,
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_half_written_or_stale_folder_is_regenerated(tmp_path):
     root = tmp_path / 'synthetic'
     (root / 'cityscapes').mkdir(parents=True)  # no .complete.json

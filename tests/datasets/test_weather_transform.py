@@ -66,6 +66,7 @@ def test_depth_codec_is_bit_exact():
                                   depth.view(np.uint32))
 
 
+@pytest.mark.slow
 def test_benchmark_stores_the_depth_the_weather_used(bench):
     for condition in CONDITIONS:
         task = Task('val', condition, 0)
@@ -93,6 +94,7 @@ def test_generation_severity_reproduces_the_generated_images(
 PER_CONDITION = dict(fog=0.5, night=0.8, rain=1.0, snow=1.3)
 
 
+@pytest.mark.slow
 def test_a_severity_per_condition_is_recorded_and_rendered(tmp_path):
     """Each condition's images are rendered at its own severity: the
     transform at that severity reproduces them, at 1.0 it does not."""
@@ -117,6 +119,7 @@ def test_a_severity_per_condition_is_recorded_and_rendered(tmp_path):
     assert not is_complete(root, severity=1.0, **small)
 
 
+@pytest.mark.slow
 def test_without_a_generation_record_the_default_severity_is_used(
         bench, tmp_path, monkeypatch):
     from tta_seg.datasets.synthetic import generate
@@ -146,11 +149,7 @@ def test_severity_spellings_and_bad_severities():
 
 
 def test_make_synthetic_parses_one_or_four_severities():
-    sys.path.insert(0, str(Path(__file__).parents[2] / 'tools'))
-    try:
-        import make_synthetic
-    finally:
-        sys.path.pop(0)
+    from tta_seg.cli import make_synthetic
     assert make_synthetic.parse_severity(['0.8']) == 0.8
     items = [f'{c}={s}' for c, s in PER_CONDITION.items()]
     assert make_synthetic.parse_severity(items) == PER_CONDITION
@@ -215,6 +214,7 @@ def test_level_five_is_the_reference_severity():
     assert level_to_severity(5, reference=1.5) == 1.5
 
 
+@pytest.mark.slow
 def test_schedule_follows_the_position_in_the_domain(bench):
     """3 images, triangle 1 -> 5 -> 1: the middle one is the generated
     image, the outer ones are rendered at level 1 (severity 0.2)."""
@@ -238,6 +238,7 @@ def test_a_schedule_shorter_than_the_domain_is_refused(bench):
         dataset[2]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('condition', CONDITIONS)
 def test_higher_severity_changes_the_image_more(bench, condition):
     clean = twins(bench, condition, weather=False)
@@ -251,6 +252,7 @@ def test_higher_severity_changes_the_image_more(bench, condition):
     assert np.all(np.diff(changes) > 0), changes
 
 
+@pytest.mark.slow
 def test_building_the_transform_imports_the_generator():
     """``import tta_seg.datasets`` stays light; building pulls it in."""
     code = (

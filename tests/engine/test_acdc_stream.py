@@ -1,5 +1,6 @@
 """The CoTTA-protocol ACDC stream config, pointed at a tiny folder in the
 real ACDC layout (written by the synthetic generator), loads and runs."""
+import pytest
 import json
 import os.path as osp
 
@@ -9,6 +10,8 @@ from mmengine.runner import Runner
 from tests.tiny import tiny_segmentor_cfg
 from tta_seg.apis.config import REPO_ROOT
 from tta_seg.datasets.synthetic import generate_benchmark
+
+pytestmark = pytest.mark.slow
 
 
 def test_acdc_protocol_stream_runs_on_acdc_layout(tmp_path):

@@ -7,18 +7,13 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from tests.engine.test_continual_loop import make_cfg, run
-from tests.tiny import N_IMAGES, write_tiny_cityscapes
+from tests.loop_helpers import make_cfg, run
+from tests.tiny import N_IMAGES
 from tta_seg.engine.loops.stream import TimeBudget, round_orders
 from tta_seg.adapters.tent import TENT
 from tta_seg.registry import HOOKS, MODELS
 
 NAMES = ['fog', 'night', 'rain', 'snow']
-
-
-@pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    return write_tiny_cityscapes(str(tmp_path_factory.mktemp('tiny_cs')))
 
 
 def test_random_orders_are_seeded_and_change_every_round():
@@ -38,6 +33,7 @@ def test_fixed_and_explicit_orders():
             round_orders(NAMES, 2, bad, 0)
 
 
+@pytest.mark.slow
 def test_loop_follows_and_records_random_orders(data_root, tmp_path):
     res = run(make_cfg(data_root, str(tmp_path), order='random'))
     orders = round_orders(['a', 'b'], 2, 'random', 0)
@@ -64,6 +60,7 @@ def changed(a, b):
     return any(not torch.equal(a[k], b[k].to(a[k])) for k in a)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('cost', [1, 2.5, 5])
 def test_time_budget_adapts_on_every_kth_frame(data_root, tmp_path, cost):
     cfg = make_cfg(data_root, str(tmp_path),
@@ -100,6 +97,7 @@ class CallLog(TENT):
         return super().predict_logits(inputs, metas)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('skip', ['forward', 'adapter'])
 def test_skipped_frames_get_the_chosen_prediction(data_root, tmp_path, skip):
     cfg = make_cfg(data_root, str(tmp_path), check_forgetting=False,
@@ -150,9 +148,10 @@ def test_measured_budget_fixes_k_from_the_timings():
         TimeBudget(0.5)
 
 
+@pytest.mark.slow
 def test_time_budget_resumes_its_schedule(data_root, tmp_path):
-    from tests.engine.test_continual_loop import StopAt  # noqa: F401
-    from tests.engine.test_continual_loop import strip_time
+    from tests.loop_helpers import StopAt  # noqa: F401
+    from tests.loop_helpers import strip_time
     budget = dict(relative_cost=2)
     full = run(make_cfg(data_root, str(tmp_path / 'full'),
                         time_budget=budget))
@@ -165,6 +164,7 @@ def test_time_budget_resumes_its_schedule(data_root, tmp_path):
     assert strip_time(resumed['records']) == strip_time(full['records'])
 
 
+@pytest.mark.slow
 def test_measured_budget_runs_and_records_its_cost(data_root, tmp_path):
     res = run(make_cfg(data_root, str(tmp_path), rounds=1, time_budget=dict(
         relative_cost='measure', measure_frames=2)))
@@ -189,6 +189,7 @@ class Paths(Hook):
 HOOKS.register_module(module=Paths, force=True)
 
 
+@pytest.mark.slow
 def test_mixed_stream_holds_every_image_once_and_regroups(data_root,
                                                           tmp_path):
     cfg = make_cfg(data_root, str(tmp_path / 'mixed'), method='Source',
@@ -219,9 +220,10 @@ def test_mixed_stream_refuses_domain_resets(data_root, tmp_path):
         run(make_cfg(data_root, str(tmp_path), mixed=True, reset='domain'))
 
 
+@pytest.mark.slow
 def test_mixed_stream_resumes(data_root, tmp_path):
-    from tests.engine.test_continual_loop import StopAt  # noqa: F401
-    from tests.engine.test_continual_loop import strip_time
+    from tests.loop_helpers import StopAt  # noqa: F401
+    from tests.loop_helpers import strip_time
     full = run(make_cfg(data_root, str(tmp_path / 'full'), mixed=True))
     cfg = make_cfg(data_root, str(tmp_path / 'cut'), mixed=True)
     cfg.custom_hooks = [dict(type='StopAt', at=[2, 'mixed', 1])]
@@ -232,6 +234,7 @@ def test_mixed_stream_resumes(data_root, tmp_path):
     assert strip_time(resumed['mixed']) == strip_time(full['mixed'])
 
 
+@pytest.mark.slow
 def test_results_carry_the_shift_of_each_domain(data_root, tmp_path):
     from mmcv.transforms import BaseTransform
 
@@ -262,6 +265,7 @@ def test_time_budget_needs_one_frame_per_batch(data_root, tmp_path):
         Runner.from_cfg(cfg).test()
 
 
+@pytest.mark.slow
 def test_measured_budget_on_a_mixed_stream_records_k(data_root, tmp_path):
     res = run(make_cfg(data_root, str(tmp_path), rounds=1, mixed=True,
                        time_budget=dict(relative_cost='measure',

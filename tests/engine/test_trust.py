@@ -9,17 +9,12 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from tests.engine.test_continual_loop import StopAt  # noqa: F401 (registers)
-from tests.engine.test_continual_loop import make_cfg, run
-from tests.tiny import tiny_dataset_cfg, write_tiny_cityscapes
+from tests.loop_helpers import StopAt  # noqa: F401 (registers)
+from tests.loop_helpers import make_cfg, run
+from tests.tiny import tiny_dataset_cfg
 from tta_seg.engine.loops.continual_test_loop import (DATA_SECTION,
                                                       ResumeMismatchError)
 from tta_seg.registry import HOOKS
-
-
-@pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    return write_tiny_cityscapes(str(tmp_path_factory.mktemp('tiny_cs')))
 
 
 def interrupted(data_root, work_dir, method='TENT'):
@@ -29,6 +24,7 @@ def interrupted(data_root, work_dir, method='TENT'):
         Runner.from_cfg(cfg).test()
 
 
+@pytest.mark.slow
 def test_resume_with_another_method_is_refused(data_root, tmp_path):
     interrupted(data_root, str(tmp_path))
     cfg = make_cfg(data_root, str(tmp_path), method='Source', resume=True)
@@ -40,6 +36,7 @@ def test_resume_with_another_method_is_refused(data_root, tmp_path):
     assert len(res['records']) == 4 and res['method'] == 'TENT'
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('change', ['lr', 'seed', 'rounds'])
 def test_resume_with_other_settings_is_refused(data_root, tmp_path, change):
     interrupted(data_root, str(tmp_path))
@@ -56,6 +53,7 @@ def test_resume_with_other_settings_is_refused(data_root, tmp_path, change):
         Runner.from_cfg(cfg).test()
 
 
+@pytest.mark.slow
 def test_resume_state_without_identity_is_refused(data_root, tmp_path):
     interrupted(data_root, str(tmp_path))
     path = osp.join(str(tmp_path), 'resume_state.pth')
@@ -67,6 +65,7 @@ def test_resume_state_without_identity_is_refused(data_root, tmp_path):
                                  resume=True)).test()
 
 
+@pytest.mark.slow
 def test_damaged_resume_state_names_the_file(data_root, tmp_path):
     interrupted(data_root, str(tmp_path))
     path = osp.join(str(tmp_path), 'resume_state.pth')
@@ -80,6 +79,7 @@ def test_damaged_resume_state_names_the_file(data_root, tmp_path):
     assert '--unsafe-checkpoint' not in str(err.value)
 
 
+@pytest.mark.slow
 def test_results_carry_the_fingerprint(data_root, tmp_path):
     res = run(make_cfg(data_root, str(tmp_path), rounds=1))
     other = run(make_cfg(data_root, str(tmp_path / 'o'), rounds=1,
@@ -110,6 +110,7 @@ def _with_late_domain(data_root, work_dir, dataset):
     return cfg
 
 
+@pytest.mark.slow
 def test_missing_late_domain_fails_before_adapting(data_root, tmp_path):
     missing = tiny_dataset_cfg(str(tmp_path / 'nowhere'), 'a')
     cfg = _with_late_domain(data_root, str(tmp_path), missing)
@@ -121,6 +122,7 @@ def test_missing_late_domain_fails_before_adapting(data_root, tmp_path):
     assert 'leftImg8bit/<split>/<city>' in text  # the expected layout
 
 
+@pytest.mark.slow
 def test_empty_source_split_fails_before_adapting(data_root, tmp_path):
     empty = tmp_path / 'empty'
     for sub in ('leftImg8bit/val/x', 'gtFine/val/x'):
@@ -134,6 +136,7 @@ def test_empty_source_split_fails_before_adapting(data_root, tmp_path):
     assert CountIters.calls == 0
 
 
+@pytest.mark.slow
 def test_unreadable_first_label_fails_before_adapting(data_root, tmp_path):
     import shutil
     copy_root = tmp_path / 'copy'
@@ -147,6 +150,7 @@ def test_unreadable_first_label_fails_before_adapting(data_root, tmp_path):
     assert CountIters.calls == 0
 
 
+@pytest.mark.slow
 def test_forgetting_is_disabled_by_the_switch(data_root, tmp_path):
     res = run(make_cfg(data_root, str(tmp_path), rounds=1,
                        check_forgetting=False))
@@ -170,6 +174,7 @@ class StatesSeen(Hook):
 HOOKS.register_module(module=StatesSeen, force=True)
 
 
+@pytest.mark.slow
 def test_forgetting_uses_the_adapted_state_under_batch_reset(data_root,
                                                              tmp_path):
     cfg = make_cfg(data_root, str(tmp_path), rounds=1, reset='batch')
@@ -185,14 +190,16 @@ def test_forgetting_uses_the_adapted_state_under_batch_reset(data_root,
         assert all(torch.equal(state[k], last[k]) for k in last)
 
 
-def test_readme_has_the_section_errors_point_to():
+def test_docs_have_the_section_errors_point_to():
     from tta_seg.apis.config import REPO_ROOT
-    with open(osp.join(REPO_ROOT, 'README.md')) as f:
+    from tta_seg.engine.loops.data_checks import DATA_PAGE
+    with open(osp.join(REPO_ROOT, DATA_PAGE)) as f:
         headings = [line.lstrip('#').strip() for line in f
                     if line.startswith('#')]
     assert DATA_SECTION in headings
 
 
+@pytest.mark.slow
 def test_summary_shows_counters(data_root, tmp_path):
     run(make_cfg(data_root, str(tmp_path), rounds=1))
     text = (tmp_path / 'summary.md').read_text()
@@ -201,6 +208,7 @@ def test_summary_shows_counters(data_root, tmp_path):
     assert all(r['skipped_updates'] == 0 for r in res['records'])
 
 
+@pytest.mark.slow
 def test_wrapped_datasets_are_checked_too(data_root, tmp_path):
     cfg = make_cfg(data_root, str(tmp_path), rounds=1, method='Source')
     first = cfg.test_cfg.domains[0].dataset
@@ -210,6 +218,7 @@ def test_wrapped_datasets_are_checked_too(data_root, tmp_path):
     assert res['records'][0]['num_images'] == 6
 
 
+@pytest.mark.slow
 def test_second_run_in_a_busy_work_dir_is_refused(data_root, tmp_path,
                                                   hold_work_dir):
     """Two runs in one work dir would mix their results files: the second

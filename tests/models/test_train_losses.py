@@ -108,6 +108,7 @@ STAGES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config', sorted(STAGES))
 def test_recipe_stages_chain_and_share_the_class_weights(config):
     cfg = Config.fromfile(osp.join(REPO_ROOT, config))
@@ -130,6 +131,7 @@ def test_recipe_stages_chain_and_share_the_class_weights(config):
     'configs/source/segformer-b0_synthetic-train-long-distill.py',
     'configs/source/segformer-b0_synthetic-train-long-distill2.py',
     'configs/source/segformer-b0_synthetic-train-long-distill3.py'])
+@pytest.mark.slow
 def test_b0_without_stochastic_depth_is_the_shipped_network(config):
     """The distillation stages of the B0 train without drop path (and with
     teachers outside the state dict, whose files exist); their weights load

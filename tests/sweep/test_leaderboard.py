@@ -148,3 +148,40 @@ def test_runs_by_streams_grid_and_its_heat_map(tmp_path):
     assert grid[2] == [None, (2, None)]
     plot(leaderboard(trials), str(tmp_path / 'grid.png'), 'made up')
     assert (tmp_path / 'grid.png').read_bytes()[:4] == b'\x89PNG'
+
+
+def test_two_phases_test_only_the_point_chosen_on_validation(tmp_path):
+    """run_selected, with a fake runner writing results: validation
+    first, then only the chosen grid point on the test stream."""
+    import json
+
+    from tta_seg.sweep.engine import write_sweep_file
+    from tta_seg.sweep.selection import run_selected
+    from tta_seg.sweep.spec import expand
+    trials = expand(dict(
+        configs=dict(m=dict(config='m.py', grid={'lr': [1, 2, 3]})),
+        streams=dict(val={}, test={}), seeds=[0]))
+    score = {1: 40.0, 2: 55.0, 3: 50.0}  # lr 2 is best on validation
+    ran = []
+
+    def fake_run(part):
+        ran.append(sorted(t.name for t in part))
+        outcomes = {}
+        for t in part:
+            work = tmp_path / t.name
+            work.mkdir()
+            records = [dict(round=1, domain='a', mIoU=score[t.params['lr']])]
+            (work / 'results.json').write_text(json.dumps(dict(
+                method='M', config='m.py', domains=['a'], rounds=1,
+                records=records, complete=True)))
+            outcomes[t.name] = dict(name=t.name, status='done')
+        write_sweep_file(str(tmp_path), part, outcomes)
+        return outcomes
+
+    out = run_selected(trials, str(tmp_path), fake_run, 'val', 'test')
+    assert ran[0] == sorted(t.name for t in trials if t.stream == 'val')
+    assert ran[1] == [t.name for t in trials
+                      if t.stream == 'test' and t.params['lr'] == 2]
+    assert len(out) == 4
+    with pytest.raises(ValueError, match='test stream'):
+        run_selected(trials, str(tmp_path), fake_run, 'val', None)

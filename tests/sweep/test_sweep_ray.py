@@ -4,96 +4,27 @@ the records of an uninterrupted run, a broken trial failing alone, and a
 re-run skipping finished trials."""
 import json
 import os
-import os.path as osp
 import textwrap
 
 import pytest
-import torch
 
-from tests.tiny import tiny_dataset_cfg, tiny_segmentor_cfg, \
-    write_tiny_cityscapes
-from tta_seg.apis.config import REPO_ROOT
+from tests.sweep_helpers import make_sweep_env, records
+from tests.tiny import tiny_dataset_cfg
 from tta_seg.apis.run import build_run_cfg, run_tta
-from tta_seg.registry import MODELS
 
 ray = pytest.importorskip('ray')
-
-USER_MODULE = '''
-import os
-import signal
-
-from tta_seg.adapters import TENT
-from tta_seg.registry import MODELS
-
-
-@MODELS.register_module(force=True)
-class KillOnceTENT(TENT):
-    """TENT whose process SIGKILLs itself at its ``kill_at``-th step, once
-    (the marker file records that it did)."""
-
-    def __init__(self, marker: str, kill_at: int = 5, **kwargs):
-        super().__init__(**kwargs)
-        self.marker, self.kill_at, self.calls = marker, kill_at, 0
-
-    def forward_and_adapt(self, inputs, metas):
-        self.calls += 1
-        if self.calls == self.kill_at and not os.path.exists(self.marker):
-            open(self.marker, 'w').close()
-            os.kill(os.getpid(), signal.SIGKILL)
-        return super().forward_and_adapt(inputs, metas)
-
-
-@MODELS.register_module(force=True)
-class BrokenAtStep(TENT):
-    """Raises in its first step."""
-
-    def forward_and_adapt(self, inputs, metas):
-        raise RuntimeError('broken adapter')
-'''
-
-CFG = '''
-_base_ = [{runtime!r}]
-custom_imports = dict(imports=['sweep_user_methods'],
-                      allow_failed_imports=False)
-model = {model!r}
-source_checkpoint = {ckpt!r}
-adapter = {adapter!r}
-test_dataloader = dict(num_workers=0)
-test_cfg = dict(type='ContinualTestLoop', rounds=1, progress=False,
-                domains=[dict(name='a', dataset={a!r}),
-                         dict(name='b', dataset={b!r})],
-                source=dict(name='source', dataset={val!r}))
-'''
+pytestmark = pytest.mark.ray
 
 
 @pytest.fixture(scope='module')
 def env(tmp_path_factory):
     root = tmp_path_factory.mktemp('sweep')
-    data = write_tiny_cityscapes(str(root / 'data'))
-    (root / 'sweep_user_methods.py').write_text(USER_MODULE)
-    from mmengine.registry import init_default_scope
-    init_default_scope('tta_seg')
-    seg = MODELS.build(tiny_segmentor_cfg('bn'))
-    torch.save(seg.state_dict(), root / 'source.pth')
-    adapters = dict(
-        tent=dict(type='TENT', variant='original',
-                  optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05))),
-        bn=dict(type='BNAdapt'),
-        kill=dict(type='KillOnceTENT', variant='original',
-                  marker=str(root / 'kill_marker'),
-                  optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05))),
-        broken=dict(type='BrokenAtStep'))
-    for name, adapter in adapters.items():
-        (root / f'{name}.py').write_text(textwrap.dedent(CFG.format(
-            runtime=osp.join(REPO_ROOT, 'configs/_base_/default_runtime.py'),
-            model=tiny_segmentor_cfg('bn'), ckpt=str(root / 'source.pth'),
-            adapter=adapter, a=tiny_dataset_cfg(data, 'a'),
-            b=tiny_dataset_cfg(data, 'b'), val=tiny_dataset_cfg(data, 'val'))))
+    make_sweep_env(root)
     old = os.environ.get('PYTHONPATH')
     os.environ['PYTHONPATH'] = str(root)
     import sys
     sys.path.insert(0, str(root))
-    from tta_seg.sweep.engine import init_ray, shutdown_ray
+    from tta_seg.sweep.launchers import init_ray, shutdown_ray
     started = init_ray(num_cpus=2)
     yield root
     if started:
@@ -103,15 +34,6 @@ def env(tmp_path_factory):
         os.environ.pop('PYTHONPATH')
     else:
         os.environ['PYTHONPATH'] = old
-
-
-def records(path):
-    with open(osp.join(path, 'results.json')) as f:
-        res = json.load(f)
-    assert res['complete']
-    out = [{k: v for k, v in r.items() if k != 'seconds'}
-           for r in res['records'] + res.get('forgetting', [])]
-    return out, res['fingerprint']
 
 
 def run_direct(config, work_dir, seed):
@@ -127,6 +49,7 @@ def sweep(root, work_root, configs, seeds=(0, ), **kwargs):
                              **kwargs)
 
 
+@pytest.mark.slow
 def test_sweep_equals_runs_one_after_another(env):
     trials, outcomes = sweep(env, env / 'sweep', ['tent', 'bn'], (0, 1))
     assert len(trials) == 4
@@ -147,6 +70,7 @@ def test_sweep_equals_runs_one_after_another(env):
     assert kept['trials'] == sweep_file['trials']
 
 
+@pytest.mark.slow
 def test_sigkilled_trial_is_retried_and_resumed(env):
     _, outcomes = sweep(env, env / 'killed', ['kill'])
     (name, outcome), = outcomes.items()
@@ -158,6 +82,7 @@ def test_sigkilled_trial_is_retried_and_resumed(env):
     assert got == want
 
 
+@pytest.mark.slow
 def test_broken_trials_fail_alone(env, tmp_path):
     from tta_seg.sweep import expand, run_sweep
     trials = expand(dict(
@@ -178,6 +103,7 @@ def test_broken_trials_fail_alone(env, tmp_path):
         'typo-default-seed0': 'failed'}
 
 
+@pytest.mark.slow
 def test_a_finished_trial_of_another_run_is_refused(env, tmp_path):
     from tta_seg.sweep.spec import expand
     from tta_seg.sweep.trial import TrialConflict, run_trial
@@ -191,10 +117,9 @@ def test_a_finished_trial_of_another_run_is_refused(env, tmp_path):
         run_trial(changed, str(tmp_path))
 
 
+@pytest.mark.slow
 def test_two_phase_selection_runs_only_the_chosen_test_point(env, tmp_path):
-    import sys
-    sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
-    import sweep as sweep_tool
+    from tta_seg.cli import sweep as sweep_tool
     cfg = tmp_path / 'lr_sweep.py'
     cfg.write_text(textwrap.dedent(f'''
     sweep = dict(
@@ -220,13 +145,12 @@ def test_two_phase_selection_runs_only_the_chosen_test_point(env, tmp_path):
     assert f'lr={best}' in selected
 
 
+@pytest.mark.slow
 def test_a_conflicting_trial_keeps_the_finished_row(env, tmp_path, capsys):
     """A second sweep whose trial has the name but not the settings of a
     finished one is refused: the first run's row stays, and the console
     and exit code say so."""
-    import sys
-    sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
-    import sweep as sweep_tool
+    from tta_seg.cli import sweep as sweep_tool
     bn = str(env / 'bn.py')
     first, second = tmp_path / 'first.py', tmp_path / 'second.py'
     first.write_text(f'sweep = dict(configs=dict(bn={bn!r}))')
@@ -247,7 +171,7 @@ def test_a_conflicting_trial_keeps_the_finished_row(env, tmp_path, capsys):
 def test_more_resources_per_trial_than_any_node_are_refused(env, tmp_path):
     """Ray would queue such a trial for ever: refused before submitting."""
     from tta_seg.sweep import expand, run_sweep
-    from tta_seg.sweep.engine import SweepNotStarted
+    from tta_seg.sweep.launchers import SweepNotStarted
     trials = expand(dict(configs=dict(bn=str(env / 'bn.py'))))
     with pytest.raises(SweepNotStarted,
                        match=r'--cpus-per-trial 3: .*the largest has 2'):
@@ -257,6 +181,7 @@ def test_more_resources_per_trial_than_any_node_are_refused(env, tmp_path):
     assert not (tmp_path / trials[0].name).exists()  # nothing ran
 
 
+@pytest.mark.slow
 def test_a_trial_dir_held_by_another_process_is_refused(env, tmp_path,
                                                         hold_work_dir):
     """E.g. a worker of a killed driver still writing the trial's dir."""

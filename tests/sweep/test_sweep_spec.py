@@ -88,11 +88,7 @@ def test_streams_select_the_sweep_configs_own_variants_first():
 
 
 def test_sweep_tool_streams_flag_picks_from_the_sweep_file():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'sweep_tool', osp.join(REPO_ROOT, 'tools', 'sweep.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    from tta_seg.cli import sweep as tool
     path = osp.join(REPO_ROOT, 'configs', 'sweeps', 'protocols_embedded.py')
     sweep = tool.build_sweep(tool.parse_args(
         [path, '--streams', 'gradual', 'budget']))

@@ -1,14 +1,11 @@
 """tools/benchmark.py on a tiny config: ratios against Source, one run."""
 import json
-import os.path as osp
-import sys
 import textwrap
 
-from tests.tiny import tiny_segmentor_cfg
-from tta_seg.apis.config import REPO_ROOT
+import pytest
 
-sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
-import benchmark  # noqa: E402
+from tests.tiny import tiny_segmentor_cfg
+from tta_seg.cli import bench as benchmark
 
 
 def write_tent_config(folder):
@@ -30,6 +27,7 @@ def test_parse_spec():
     assert opts == {'adapter.fast_views': 'False', 'adapter.x': '1'}
 
 
+@pytest.mark.slow
 def test_benchmark_reports_ratios(tmp_path):
     cfg = write_tent_config(tmp_path)
     out = tmp_path / 'bench.json'
@@ -49,6 +47,7 @@ def test_benchmark_reports_ratios(tmp_path):
         assert row['time_ratio'] == row['interleaved_ratio']
 
 
+@pytest.mark.slow
 def test_no_interleave_divides_separate_medians(tmp_path):
     cfg = write_tent_config(tmp_path)
     out = tmp_path / 'bench.json'

@@ -2,7 +2,6 @@
 the stream of generated images, severity 0 the clear twins."""
 import json
 import os.path as osp
-import sys
 import textwrap
 
 import pytest
@@ -15,8 +14,7 @@ from tta_seg.apis.run import build_run_cfg, run_tta
 from tta_seg.datasets.synthetic import generate_benchmark
 from tta_seg.registry import MODELS
 
-sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
-import calibrate_weather  # noqa: E402
+from tta_seg.cli import calibrate_weather  # noqa: E402
 
 # generated at severity 1 whatever the default, so that the calibration's
 # severity 1 is the generated stream
@@ -68,6 +66,7 @@ def _stream_miou(tmp_path, config, name):
         return json.load(f)['records'][0]['mIoU']
 
 
+@pytest.mark.slow
 def test_calibration_table_matches_the_generated_stream(setup, capsys):
     tmp_path, root = setup
     out = str(tmp_path / 'cal')

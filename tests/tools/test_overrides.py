@@ -42,6 +42,7 @@ def test_old_root_variables_point_to_data_root(path, key):
         load_config(path, {key: '/elsewhere'})
 
 
+@pytest.mark.slow
 def test_live_overrides_still_apply():
     cfg = load_config(SYNTH, {'test_cfg.rounds': 1,
                               'adapter.optim_wrapper.optimizer.lr': 1e-5,
@@ -75,6 +76,7 @@ def test_data_root_moves_every_dataset(tmp_path):
     assert dataset_roots(same) == dataset_roots(cfg)
 
 
+@pytest.mark.slow
 def test_named_data_roots_on_the_real_protocol(tmp_path):
     cfg = load_config(ACDC, data_roots=[f'acdc={tmp_path}/A',
                                         f'cityscapes={tmp_path}/C'])
@@ -97,10 +99,9 @@ def test_overrides_that_would_be_dropped_are_errors(key):
         load_config(SYNTH, {key: '/x'})
 
 
+@pytest.mark.slow
 def test_identity_does_not_depend_on_the_cwd(tmp_path, monkeypatch):
-    import sys
-    sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
-    import test_tta
+    from tta_seg.cli import run as test_tta
 
     from tta_seg.engine.identity import fingerprint, run_identity
 
@@ -167,6 +168,7 @@ LR = 'adapter.optim_wrapper.optimizer.lr'
     (COTTA, 'adapter.flip', 'yes'),
     (COTTA, 'adapter.min_view_size', 2.5),
 ])
+@pytest.mark.slow
 def test_bad_values_are_refused_at_build_time_naming_key_and_value(
         path, key, value):
     from tta_seg.apis.run import build_run_cfg
@@ -180,7 +182,7 @@ def test_bad_values_are_refused_at_build_time_naming_key_and_value(
     (SYNTH, LR, 0.0), (SYNTH, LR, 3), (SYNTH, 'test_cfg.rounds', 2),
     (COTTA, 'adapter.view_batch', None), (COTTA, 'adapter.alpha_teacher', 1),
 ])
+@pytest.mark.slow
 def test_good_values_pass(path, key, value):
     from tta_seg.apis.run import build_run_cfg
     build_run_cfg(path, '/nonexistent/work', {key: value})
-

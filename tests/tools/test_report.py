@@ -1,14 +1,10 @@
 """tools/report.py on hand-made results files."""
 import json
-import os.path as osp
-import sys
 
 import pytest
 
-from tta_seg.apis.config import REPO_ROOT
 
-sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
-import report  # noqa: E402
+from tta_seg.cli import report  # noqa: E402
 
 
 def write_run(folder, method, values, forgetting=None, **extra):

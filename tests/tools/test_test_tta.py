@@ -2,7 +2,6 @@
 registered outside tta_seg through ``custom_imports``."""
 import json
 import os.path as osp
-import sys
 import textwrap
 
 import pytest
@@ -13,8 +12,7 @@ from tests.tiny import tiny_dataset_cfg, tiny_segmentor_cfg, \
 from tta_seg.apis.config import REPO_ROOT
 from tta_seg.registry import MODELS
 
-sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
-import test_tta  # noqa: E402
+from tta_seg.cli import run as test_tta  # noqa: E402
 
 USER_MODULE = '''
 import torch
@@ -55,6 +53,7 @@ def setup(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_main_job_with_user_adapter(setup, capsys):
     work = setup / 'work'
     show = setup / 'show'
@@ -73,6 +72,7 @@ def test_main_job_with_user_adapter(setup, capsys):
     assert 'Config:' not in out and 'GPU number' not in out
 
 
+@pytest.mark.slow
 def test_verbose_prints_the_config(setup, capsys):
     test_tta.main([str(setup / 'cfg.py'), '--checkpoint',
                    str(setup / 'source.pth'), '--work-dir',
@@ -93,6 +93,7 @@ def test_missing_checkpoint_is_explained(setup):
         test_tta.main([str(setup / 'cfg.py')])
 
 
+@pytest.mark.slow
 def test_real_config_builds_under_the_runner(tmp_path):
     """mmseg configs keep a top-level data_preprocessor that the Runner
     would pass to the adapter: composition must handle it."""

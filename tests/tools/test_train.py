@@ -3,7 +3,6 @@ with weights_only=True into the same model."""
 import hashlib
 import json
 import os.path as osp
-import sys
 import textwrap
 
 import pytest
@@ -16,8 +15,7 @@ from tta_seg.apis.config import REPO_ROOT
 from tta_seg.registry import HOOKS, MODELS
 from tta_seg.utils.checkpoint import load_source_weights
 
-sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
-import train  # noqa: E402
+from tta_seg.cli import train  # noqa: E402
 
 
 def write_train_cfg(tmp_path, augment, batch_size, iters, extra=''):
@@ -46,6 +44,7 @@ def write_train_cfg(tmp_path, augment, batch_size, iters, extra=''):
     (tmp_path / 'cfg.py').write_text(textwrap.dedent(cfg) + extra)
 
 
+@pytest.mark.slow
 def test_train_and_export(tmp_path):
     write_train_cfg(tmp_path, [dict(type='RandomFlip', prob=0.5)], 2, 4,
                     'param_scheduler = []\n')
@@ -111,6 +110,7 @@ class SeenIters(Hook):
         SeenIters.seen.append(runner.iter)
 
 
+@pytest.mark.slow
 def test_interrupted_training_resumes_exactly(tmp_path):
     """--resume continues from the last checkpoint in the work dir: the
     weights equal those of an uninterrupted run (data order, optimizer,
@@ -148,6 +148,7 @@ def test_interrupted_training_resumes_exactly(tmp_path):
         assert torch.equal(value, resumed[key]), key
 
 
+@pytest.mark.slow
 def test_a_later_stage_resumes_from_its_own_checkpoint(tmp_path):
     """A training stage that starts from an earlier stage's checkpoint
     (``load_from``) continues after an interruption from its own latest
@@ -201,6 +202,7 @@ def test_a_later_stage_resumes_from_its_own_checkpoint(tmp_path):
         run('outside', 'outside.py')
 
 
+@pytest.mark.slow
 def test_with_an_ema_hook_the_averaged_weights_are_exported(tmp_path):
     """mmengine validates the EMA weights and saves them as the
     checkpoint's state dict; the export must be those too, or the summary's
@@ -224,6 +226,7 @@ def test_with_an_ema_hook_the_averaged_weights_are_exported(tmp_path):
     assert summary['weights'] == 'EMAHook average'
 
 
+@pytest.mark.slow
 def test_an_ema_hook_starts_from_a_plain_state_dict(tmp_path):
     """load_from may be an exported (fp16, plain) state dict with an
     EMAHook configured: mmengine's hook alone fails on it with a bare

@@ -35,6 +35,7 @@ plot_stream({records!r}, {path!r}, title='killed')
 '''
 
 
+@pytest.mark.slow
 def test_kill_during_plot_write_keeps_the_old_plot(tmp_path):
     path = str(tmp_path / 'miou.png')
     plot_stream(RECORDS, path, title='first')

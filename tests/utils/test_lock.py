@@ -11,6 +11,8 @@ import pytest
 from tta_seg.apis.config import REPO_ROOT
 from tta_seg.utils.lock import WorkDirBusy, lock_holder, work_dir_lock
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def holder(tmp_path, hold_work_dir):

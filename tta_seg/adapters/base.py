@@ -122,6 +122,7 @@ class BaseAdapter(BaseModel):
         #: restores them on --resume. Subclasses add names in ``__init__``
         #: and bump them with :meth:`count`.
         self.counters: Dict[str, int] = {'skipped_updates': 0}
+        self.last_losses: Dict[str, torch.Tensor] = {}
         self._prepared = False
         self._source_state: Dict[str, torch.Tensor] = {}
         self._source_optim_state: Optional[dict] = None
@@ -261,6 +262,9 @@ class BaseAdapter(BaseModel):
             bool: Whether the step was taken.
         """
         loss = sum(v for k, v in losses.items() if 'loss' in k)
+        # observed by LiveTrackingHook (detached: no sync unless it reads)
+        self.last_losses = {k: v.detach() for k, v in losses.items()
+                            if 'loss' in k}
         if not torch.isfinite(loss):
             skipped = self.count('skipped_updates')
             self.optim_wrapper.zero_grad()

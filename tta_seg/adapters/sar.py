@@ -26,9 +26,9 @@ Choices and deviations:
 * ``norm_stats='batch'`` (default, SAR's code: BN normalises with the test
   batch's statistics, :class:`MixStatBN` prior 0 as TENT 'original'; at
   batch size 1, one image's over all its pixels). ``'source'`` keeps the
-  source statistics, an option (reported on 12 real ACDC images with a
-  Cityscapes model: 'source' collapsed, 7.7 -> 1.2 mIoU, 'batch' gave
-  9.8). Eval mode otherwise, so both SAM passes see the same network
+  source statistics, an option (it collapsed on real ACDC images with a
+  Cityscapes model; ``configs/sar/README.md``). Eval mode otherwise, so
+  both SAM passes see the same network
   (SAR's ``model.train()`` has no dropout to switch on in its models).
 * Learning rate (configs; SGD momentum 0.9). SAR's rule (``main.py``):
   ResNet-50 (BN or GN) ``lr = 0.00025 * 2 * bs / 64`` for bs < 32, else
@@ -39,25 +39,12 @@ Choices and deviations:
   rule: one image's loss averages every reliable pixel (~30k at the
   embedded 256x128), far less noisy than one sample. Not tuned.
 * ``reset_constant=0.2`` nats: SAR's value (its code compares with a
-  literal 0.2). Checked on the embedded stream with the former source
-  models (below) and resets off (one round of 200 steps): healthy runs
-  keep the EMA at 0.31-0.36 (R18, lr 2.5e-4) and 0.26-0.43 (B0, lr
-  1e-3, two rounds); a deliberate collapse
-  (R18, ``norm_stats='source'``, lr 1.0: mIoU 0.3, 4 classes left at
-  max-softmax 0.999) has a per-step loss of 0.02 from step 5 and an EMA
-  below 0.2 from step 15, below 0.02 from step 40; lr 20 with batch
-  statistics (mIoU falling to 8.4, below Source) brings it to 0.15. With
-  resets on, that collapse is reset 14 times (mIoU 4.7, source split
-  32.0) against 2 with the former 0.02 (4.4, 9.5), and B0 with source BN
-  statistics, which drifted to 18.5 mIoU by round 3 with 0.02, is reset
-  once in round 2 and ends at 24.7. With those (former, 48.9 / 45.0
-  clean-val mIoU) source models and full-strength weather the default
-  runs (3 rounds) never reset: R18 24.7, B0 27.6 mean mIoU. A model more
-  confident than these (healthy EMA below 0.2) resets every few steps:
-  the current embedded models (65-66 clean val, calibrated weather) are
-  reset 122 (R18) and 279 (B0) times in 600 steps, which leaves SAR at
-  BNAdapt's numbers. Watch the ``recoveries`` counter and lower the
-  constant (the README's embedded table has the run without recovery).
+  literal 0.2), calibrated on ImageNet models. A segmentation model more
+  confident than those (a healthy loss EMA below 0.2) is reset every few
+  steps, which leaves SAR at BN-adapt's numbers: watch the ``recoveries``
+  counter and lower the constant for your model (``reset_constant=0``
+  switches recovery off). The measurements behind this are in
+  ``configs/sar/README.md``.
 * The EMA restarts after a recovery (SAR's code keeps the low EMA, which
   re-triggers a reset at each step until it rises again).
 * No step when no pixel is reliable (SAR's code would still take a

@@ -27,9 +27,10 @@ from typing import Dict, Iterable, List, Optional
 
 from mmengine.config import Config
 
-from tta_seg.utils.paths import DATA_ENV, REPO_ROOT, data_home, resolve_path
+from tta_seg.utils.paths import (ASSET_ROOT, DATA_ENV, REPO_ROOT, data_home,
+                                 resolve_path)
 
-__all__ = ['DATA_ENV', 'REPO_ROOT', 'data_home', 'resolve_path',
+__all__ = ['ASSET_ROOT', 'DATA_ENV', 'REPO_ROOT', 'data_home', 'resolve_path',
            'check_overrides', 'compose_model_cfg', 'load_config',
            'prepare_data', 'registered_adapters', 'check_adapter_type',
            'parse_data_roots', 'resolve_data_roots', 'live_keys']
@@ -218,6 +219,8 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
         data_roots (list[str], optional): ``--data-root`` values
             (``NAME=PATH``, or a bare PATH for a single-root config).
     """
+    if not osp.isfile(path):  # e.g. configs/... of an installed wheel
+        path = resolve_path(path)
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file not found: {path}')
     cfg = Config.fromfile(path)

@@ -20,12 +20,14 @@ def build_run_cfg(config: str, work_dir: Optional[str] = None,
                   checkpoint: Optional[str] = None,
                   unsafe_checkpoint: bool = False,
                   deterministic: bool = False, launcher: str = 'none',
-                  show_dir: Optional[str] = None) -> Config:
+                  show_dir: Optional[str] = None,
+                  track: Optional[List[str]] = None) -> Config:
     """The resolved config of a run: overrides checked and merged
     (:func:`~tta_seg.apis.config.load_config`), seed and resume set, the
     adapter composed around the source segmentor, its values checked
     (:func:`~tta_seg.apis.values.check_values`). Arguments are those of
-    ``tools/test_tta.py``."""
+    ``tools/test_tta.py``; ``track`` names visualizer backends that
+    receive the run live (:mod:`tta_seg.engine.hooks.live_tracking`)."""
     cfg = load_config(config, cfg_options, launcher, work_dir, data_roots)
     randomness = dict(cfg.get('randomness', {}))
     if seed is not None:
@@ -37,6 +39,12 @@ def build_run_cfg(config: str, work_dir: Optional[str] = None,
     if show_dir:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='ShowPredictionsHook', out_dir=show_dir)]
+    if track:
+        from tta_seg.engine.hooks.live_tracking import tracking_cfg
+        tracking = tracking_cfg(track)
+        cfg.visualizer = tracking['visualizer']
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            tracking['hook']]
     cfg = compose_model_cfg(cfg, checkpoint, unsafe_checkpoint)
     check_values(cfg)
     return cfg

@@ -23,15 +23,18 @@ present only when the check is enabled. At the end
 :meth:`ResultsWriter.finalize` writes ``summary.md``, ``summary.csv`` and
 ``miou.png``. Every file is written atomically (:mod:`tta_seg.utils.io`).
 """
-import csv
-import io
 import json
 import math
 import os
 import os.path as osp
 from typing import Dict, List, Optional
 
-from tta_seg.utils.io import atomic_write, atomic_write_text
+from tta_seg.utils.io import atomic_write_text
+from .tables import (csv_text, fmt, markdown_rows, mean_of, new_figure,
+                     save_figure)
+
+__all__ = ['RESULTS_FILE', 'ResultsWriter', 'summarise_run', 'mean_of',
+           'counter_totals', 'csv_text', 'plot_stream', 'save_figure']
 
 RESULTS_FILE = 'results.json'
 #: Record keys that are not counters.
@@ -134,25 +137,22 @@ class ResultsWriter:
             vals = [by_key.get((rnd, d)) for d in self.meta['domains']]
             present = [v for v in vals if v is not None]
             mean = sum(present) / len(present) if present else None
-            rows.append([str(rnd)] + [_fmt(v) for v in vals] + [_fmt(mean)])
+            rows.append([str(rnd)] + [fmt(v) for v in vals] + [fmt(mean)])
         return rows
 
     def markdown(self) -> str:
-        rows = self.table()
-        lines = ['| ' + ' | '.join(rows[0]) + ' |',
-                 '|' + '---|' * len(rows[0])]
-        lines += ['| ' + ' | '.join(r) + ' |' for r in rows[1:]]
+        lines = markdown_rows(self.table())
         text = (f"## {self.meta['method']} ({self.meta['config']})\n\n"
                 'mIoU (%) per round and domain\n\n' + '\n'.join(lines) +
                 f"\n\nmean mIoU over {len(self.records)} records: "
-                f'{_fmt(self.mean_miou())}\n')
+                f'{fmt(self.mean_miou())}\n')
         if self.forgetting:
             text += '\nsource split without adapting, after each round: ' + \
-                ', '.join(f"round {r['round']}: {_fmt(r['mIoU'])}"
+                ', '.join(f"round {r['round']}: {fmt(r['mIoU'])}"
                           for r in self.forgetting) + '\n'
         if self.mixed:
             text += '\nmixed stream (all domains shuffled), per round: ' + \
-                ', '.join(f"round {r['round']}: {_fmt(r['mIoU'])}"
+                ', '.join(f"round {r['round']}: {fmt(r['mIoU'])}"
                           for r in self.mixed) + '\n'
         return text + self._stream_text() + self._counters_text()
 
@@ -208,12 +208,6 @@ class ResultsWriter:
         return text
 
 
-def mean_of(values: List[Optional[float]]) -> Optional[float]:
-    """Mean of the values present (None when there is none)."""
-    values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else None
-
-
 def summarise_run(res: dict) -> Dict[str, float]:
     """One run's numbers from its ``results.json`` dict: each domain's mIoU
     averaged over the rounds, round-1 and last-round means, the mean over
@@ -250,19 +244,6 @@ def counter_totals(records: List[dict]) -> Dict[str, int]:
     return totals
 
 
-def csv_text(rows: List[List[str]]) -> str:
-    """Rows as CSV text (to be written atomically)."""
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
-    return buffer.getvalue()
-
-
-def _fmt(value: Optional[float]) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return '-'
-    return f'{value:.1f}'
-
-
 def plot_stream(records: List[dict], path: str, title: str = '',
                 series: Optional[Dict[str, List[dict]]] = None) -> None:
     """Plot mIoU along the stream: one point per (round, domain).
@@ -273,14 +254,12 @@ def plot_stream(records: List[dict], path: str, title: str = '',
         title (str): Plot title / legend label of ``records``.
         series (dict, optional): More ``{label: records}`` lines.
     """
-    import matplotlib
-    matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     lines = dict(series or {})
     if records:
         lines = {title or 'method': records, **lines}
     many = len(lines) > 3
-    fig, ax = plt.subplots(figsize=(13 if many else 10, 4 if many else 3.5))
+    fig, ax = new_figure(figsize=(13 if many else 10, 4 if many else 3.5))
     colours = plt.get_cmap('tab20' if len(lines) > 10 else 'tab10')
     ticks: List[str] = []
     for i, (label, recs) in enumerate(lines.items()):
@@ -300,14 +279,3 @@ def plot_stream(records: List[dict], path: str, title: str = '',
     else:
         ax.legend(fontsize=8)
     save_figure(fig, path)
-
-
-def save_figure(fig, path: str) -> None:
-    """Lay out, write atomically as PNG and close a matplotlib figure."""
-    import matplotlib.pyplot as plt
-    fig.tight_layout()
-    try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120,
-                                                   format='png'))
-    finally:
-        plt.close(fig)

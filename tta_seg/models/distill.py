@@ -30,7 +30,7 @@ from mmseg.utils import add_prefix
 
 from tta_seg.registry import MODELS
 from tta_seg.utils.checkpoint import load_source_weights
-from tta_seg.utils.paths import REPO_ROOT
+from tta_seg.utils.paths import ASSET_ROOT
 
 
 def pixel_distillation_loss(student: torch.Tensor, teacher: torch.Tensor,
@@ -177,7 +177,7 @@ def _in_repo(path: str) -> str:
     taken from the repository root."""
     if osp.isabs(path) or osp.exists(path):
         return path
-    return osp.join(REPO_ROOT, path)
+    return osp.join(ASSET_ROOT, path)
 
 
 def _model_of(path: str) -> dict:

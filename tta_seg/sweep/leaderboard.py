@@ -19,11 +19,16 @@ import math
 import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
-from tta_seg.evaluation.results import (csv_text, mean_of, save_figure,
-                                        summarise_run)
+from tta_seg.evaluation.results import summarise_run
+from tta_seg.evaluation.tables import (markdown_table, mean_of, new_figure,
+                                       save_figure, write_csv)
 from .engine import SWEEP_FILE
 from .trial import read_results
 
+#: What the leaderboard's numbers are.
+CAPTION = ('mIoU (%), mean ± sample std over seeds; domain columns average '
+           'the rounds; s/img: seconds per image (adapting and scoring); '
+           'peak MiB: peak memory of the trial')
 #: Columns after the domains, in order.
 SUMMARY_COLUMNS = ('mean', 'source after', 's/img', 'peak MiB')
 
@@ -184,18 +189,7 @@ def table(rows: List[dict], extra: Tuple[str, ...] = ()) -> List[List[str]]:
 
 
 def markdown(rows: List[List[str]], title: str) -> str:
-    lines = [f'## {title}', '', 'mIoU (%), mean ± sample std over seeds; '
-             'domain columns average the rounds; s/img: seconds per image '
-             '(adapting and scoring); peak MiB: peak memory of the trial',
-             '', '| ' + ' | '.join(rows[0]) + ' |',
-             '|' + '---|' * len(rows[0])]
-    lines += ['| ' + ' | '.join(r) + ' |' for r in rows[1:]]
-    return '\n'.join(lines) + '\n'
-
-
-def write_csv(path: str, rows: List[List[str]]) -> None:
-    from tta_seg.utils.io import atomic_write_text
-    atomic_write_text(path, csv_text(rows))
+    return markdown_table(rows, title, CAPTION)
 
 
 def stream_grid(
@@ -218,15 +212,13 @@ def _plot_stream_grid(rows: List[dict], path: str, title: str) -> None:
     """Heat map of the mean mIoU of every run (rows) on every stream
     (columns), each cell annotated with its mean (± std over seeds)."""
     import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
     import numpy as np
 
     runs, streams, grid = stream_grid(rows)
     values = np.array([[c[0] if c and c[0] is not None else np.nan
                         for c in line] for line in grid], dtype=float)
-    fig, ax = plt.subplots(figsize=(4 + 1.3 * len(streams),
-                                    0.32 * len(runs) + 1.8))
+    fig, ax = new_figure(figsize=(4 + 1.3 * len(streams),
+                                  0.32 * len(runs) + 1.8))
     image = ax.imshow(np.ma.masked_invalid(values), aspect='auto',
                       cmap=matplotlib.colormaps['viridis'].with_extremes(
                           bad='0.9'))
@@ -259,11 +251,9 @@ def plot(rows: List[dict], path: str, title: str = '') -> None:
     if len({r['stream'] for r in rows}) > 1:
         _plot_stream_grid(rows, path, title)
         return
-    import matplotlib
-    matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(
+    fig, (left, right) = new_figure(
         1, 2, figsize=(13, 0.35 * len(rows) + 3),
         gridspec_kw=dict(width_ratios=[3, 2]))
     colours = plt.get_cmap('tab20' if len(rows) > 10 else 'tab10')

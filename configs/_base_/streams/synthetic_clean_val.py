@@ -2,7 +2,7 @@
 # Cityscapes-like val images as one domain, 1 round, batch 1, no
 # forgetting check. The clean-val mIoU in each shipped model's
 # .summary.json was measured with this stream and Source, on the float16
-# file itself (the README's shipped-models table), e.g.
+# file itself (the shipped-models table in docs/benchmarks.md), e.g.
 # python tools/test_tta.py configs/source/source_deeplabv3plus-r18_synthetic-clean-val.py
 # Same resolution as the weather stream: 512x256 images, models see
 # 256x128, predictions scored at 512x256.

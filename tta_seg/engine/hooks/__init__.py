@@ -1,3 +1,4 @@
+from .live_tracking import LiveTrackingHook
 from .show_predictions import ShowPredictionsHook
 
-__all__ = ['ShowPredictionsHook']
+__all__ = ['LiveTrackingHook', 'ShowPredictionsHook']

@@ -7,13 +7,14 @@ from mmengine.runner import Runner
 
 from tta_seg.registry import DATASETS
 
-#: README section that explains the data layouts (tested to exist).
-DATA_SECTION = 'Data preparation'
-DATA_HINT = (f'See "{DATA_SECTION}" in the README: the embedded benchmark '
-             'is created by `python tools/make_synthetic.py` (or on first '
-             'use by tools/test_tta.py); Cityscapes/ACDC must be downloaded '
-             'by you and unpacked in their official layouts; point a '
-             'config at them with --data-root NAME=PATH.')
+#: The documentation page and section that explain the data layouts
+#: (tested to exist).
+DATA_PAGE, DATA_SECTION = 'docs/data.md', 'Data preparation'
+DATA_HINT = (f'See "{DATA_SECTION}" ({DATA_PAGE}): the embedded benchmark '
+             'is created by `tta-seg make-data` (or on first use by '
+             '`tta-seg run`); Cityscapes/ACDC must be downloaded by you and '
+             'unpacked in their official layouts; point a config at them '
+             'with --data-root NAME=PATH.')
 CITYSCAPES_LAYOUT = ('Expected the Cityscapes layout '
                      '<data_root>/leftImg8bit/<split>/<city>/'
                      '*_leftImg8bit.png and <data_root>/gtFine/<split>/'

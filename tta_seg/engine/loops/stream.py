@@ -32,7 +32,8 @@ Deviations from Alfarra et al., stated:
   14-view teacher), whose own cost the protocol then does not charge.
 * ``relative_cost`` may name a ``tools/benchmark.py`` JSON: the run takes
   the interleaved time ratio of the row measured with its own config file
-  (reproducible, and the same figure the README's speed tables show); a
+  (reproducible, and the same figure as the speed tables of
+  ``docs/benchmarks.md``); a
   ratio below 1 there (a method as fast as Source, within the timing
   noise) counts as 1.
 * ``relative_cost='measure'`` times the first ``measure_frames`` steps of
