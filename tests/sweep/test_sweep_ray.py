@@ -51,8 +51,10 @@ def sweep(root, work_root, configs, seeds=(0, ), **kwargs):
 
 @pytest.mark.slow
 def test_sweep_equals_runs_one_after_another(env):
-    trials, outcomes = sweep(env, env / 'sweep', ['tent', 'bn'], (0, 1))
-    assert len(trials) == 4
+    # two seeds of one method on Ray (BNAdapt is compared on the serial
+    # launcher in test_launchers.py)
+    trials, outcomes = sweep(env, env / 'sweep', ['tent'], (0, 1))
+    assert len(trials) == 2
     assert {o['status'] for o in outcomes.values()} == {'done'}
     for trial in trials:
         got = records(env / 'sweep' / trial.name)
@@ -61,9 +63,9 @@ def test_sweep_equals_runs_one_after_another(env):
         assert got == want, trial.name
         assert outcomes[trial.name]['peak_rss_mb'] > 0
     sweep_file = json.loads((env / 'sweep' / 'sweep.json').read_text())
-    assert [t['status'] for t in sweep_file['trials']] == ['done'] * 4
+    assert [t['status'] for t in sweep_file['trials']] == ['done'] * 2
     # a re-run skips every finished trial (same fingerprint)
-    _, again = sweep(env, env / 'sweep', ['tent', 'bn'], (0, 1))
+    _, again = sweep(env, env / 'sweep', ['tent'], (0, 1))
     assert {o['status'] for o in again.values()} == {'skipped'}
     # ...and sweep.json keeps what the finished runs measured
     kept = json.loads((env / 'sweep' / 'sweep.json').read_text())
