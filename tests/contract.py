@@ -97,6 +97,7 @@ NEEDS_OF_PLAIN = {
     'EcoTTA': 'EncoderDecoder',  # rebuilds the encoder into parts
     'DIGA': 'classifier_name',  # hooks the final classifier by name
     'SVDP': 'classifier_name',  # MC dropout before the final classifier
+    'HybridTTA': 'EncoderDecoder',  # adapters on MiT / ResNet blocks
 }
 
 

@@ -4,6 +4,7 @@ from .cotta import CoTTA
 from .diga import DIGA
 from .ecotta import EcoTTA
 from .gprebn import GpreBN
+from .hybrid_tta import HybridTTA
 from .mean_teacher import MeanTeacherAdapter
 from .sar import SAR
 from .source import Source
@@ -14,5 +15,5 @@ from .vida import ViDA
 __all__ = [
     'BaseAdapter', 'strip_labels', 'Source', 'BNAdapt', 'TENT', 'SAR',
     'GpreBN', 'DIGA', 'CoTTA', 'MeanTeacherAdapter',
-    'EcoTTA', 'SVDP', 'ViDA'
+    'EcoTTA', 'SVDP', 'ViDA', 'HybridTTA'
 ]
