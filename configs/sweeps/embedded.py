@@ -18,6 +18,7 @@ sweep = dict(
         r18_gprebn=f'configs/gprebn/gprebn_{r18}.py',
         r18_vida=f'configs/vida/vida_{r18}.py',
         r18_svdp=f'configs/svdp/svdp_{r18}.py',
+        r18_hybrid_tta=f'configs/hybrid_tta/hybrid-tta_{r18}.py',
         # the same model trained with SelfNorm/CrossNorm
         r18_sncn_source='configs/sncn/'
         'source_deeplabv3plus-r18-sncn_synthetic.py',
@@ -31,6 +32,7 @@ sweep = dict(
         b0_sar=f'configs/sar/sar_{b0}.py',
         b0_vida=f'configs/vida/vida_{b0}.py',
         b0_svdp=f'configs/svdp/svdp_{b0}.py',
+        b0_hybrid_tta=f'configs/hybrid_tta/hybrid-tta_{b0}.py',
     ),
     streams=dict(fixed={}),
     seeds=[0])
