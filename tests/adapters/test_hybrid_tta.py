@@ -223,3 +223,20 @@ def test_configs_keep_the_official_hyper_parameters():
         5, 32, 0.6, 0.3, 768, 10, 0.999, 0.1, 0.999, None)
     assert a.optim_wrapper.optimizer.lr == pytest.approx(7.5e-5)
     assert cfg.test_cfg.rounds == 10
+
+
+def test_a_non_finite_loss_leaves_ddsd_untouched(monkeypatch):
+    adapter = hybrid('bn')
+    adapter.prepare()
+    run_steps(adapter, steps=1)
+    tau, seen = float(adapter.detector.tau), int(adapter.detector.seen)
+
+    def nan_losses(inputs, labels):
+        nan = torch.tensor(float('nan'), requires_grad=True)
+        return dict(loss_seg=nan, loss_recon=nan * 0)
+
+    monkeypatch.setattr(adapter, 'masked_losses', nan_losses)
+    run_steps(adapter, steps=1)
+    assert adapter.counters['skipped_updates'] == 1
+    assert float(adapter.detector.tau) == tau
+    assert int(adapter.detector.seen) == seen

@@ -185,10 +185,14 @@ def test_more_resources_per_trial_than_any_node_are_refused(env, tmp_path):
 
 @pytest.mark.slow
 def test_a_trial_dir_held_by_another_process_is_refused(env, tmp_path,
-                                                        hold_work_dir):
-    """E.g. a worker of a killed driver still writing the trial's dir."""
+                                                        hold_work_dir,
+                                                        monkeypatch):
+    """E.g. a worker of a killed driver still writing the trial's dir (a
+    trial waits LOCK_WAIT_S for a lost node's lock first: 0 here)."""
+    from tta_seg.sweep import trial as trial_module
     from tta_seg.sweep.spec import expand
     from tta_seg.sweep.trial import run_trial
+    monkeypatch.setattr(trial_module, 'LOCK_WAIT_S', 0.0)
     from tta_seg.utils.lock import WorkDirBusy
     trial, = expand(dict(configs=dict(bn=str(env / 'bn.py'))))
     holder = hold_work_dir(tmp_path / trial.name)

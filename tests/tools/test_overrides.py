@@ -186,3 +186,12 @@ def test_bad_values_are_refused_at_build_time_naming_key_and_value(
 def test_good_values_pass(path, key, value):
     from tta_seg.apis.run import build_run_cfg
     build_run_cfg(path, '/nonexistent/work', {key: value})
+
+
+def test_sam_base_optimizer_lr_is_checked():
+    from tta_seg.apis.run import build_run_cfg
+    from tta_seg.apis.values import ConfigValueError
+    sar = osp.join(REPO_ROOT, 'configs/sar/sar_deeplabv3plus-r18_synthetic.py')
+    key = 'adapter.optim_wrapper.optimizer.base_optimizer.lr'
+    with pytest.raises(ConfigValueError, match=key):
+        build_run_cfg(sar, '/nonexistent/work', {key: 'abc'})

@@ -58,3 +58,17 @@ def test_nested_use_in_one_process_and_release(tmp_path):
         assert probe.returncode == 3
     with work_dir_lock(work_dir):  # released
         pass
+
+
+def test_file_system_without_flock_runs_unlocked(tmp_path, monkeypatch):
+    import errno
+
+    import tta_seg.utils.lock as lock
+
+    def no_flock(fd, op):
+        raise OSError(errno.ENOLCK, 'No locks available')
+
+    monkeypatch.setattr(lock.fcntl, 'flock', no_flock)
+    with pytest.warns(UserWarning, match='does not support flock'):
+        with work_dir_lock(str(tmp_path / 'w')):
+            pass

@@ -52,6 +52,7 @@ Choices and deviations:
   single-scale teacher (``--aug-test``, Hybrid-TTA++, is not offered). No
   stochastic restoration and no anchor (the code's are inactive).
 """
+import math
 from typing import Optional, Union
 
 import torch
@@ -154,7 +155,10 @@ class HybridTTA(MeanTeacherAdapter):
         with torch.no_grad():
             teacher = self.teacher.inference(inputs, metas)
         losses = self.masked_losses(inputs, teacher.argmax(1))
-        efficient = self.detector.step(losses['loss_seg'].detach().item())
+        seg_loss = losses['loss_seg'].detach().item()
+        # a non-finite loss is skipped by update(); it must not poison tau
+        efficient = self.detector.step(seg_loss) if math.isfinite(
+            seg_loss) else bool(self.detector.efficient)
         if efficient:
             self.count('efficient_steps')
             self.apply_mode(True)  # this step's block gradients are dropped

@@ -14,9 +14,9 @@ Checked:
 * the loader: ``test_dataloader.batch_size`` an integer >= 1,
   ``num_workers`` an integer >= 0;
 * every optimizer of the adapter (``optim_wrapper.optimizer`` anywhere in
-  it): ``lr`` a finite number >= 0; ``momentum``, ``weight_decay``,
-  ``eps``, ``dampening``, ``rho``, ``alpha`` finite numbers >= 0;
-  ``betas`` two numbers in [0, 1);
+  it, and a SAM optimizer's ``base_optimizer``): ``lr``, ``momentum``,
+  ``weight_decay``, ``eps``, ``dampening``, ``rho``, ``alpha`` finite
+  numbers >= 0 where given as one number; ``betas`` two numbers in [0, 1);
 * the adapter's and the loop's constructor arguments against their type
   annotations where these are ``int``, ``float`` or ``bool`` (or
   ``Optional`` of one): e.g. ``adapter.alpha_teacher='x'`` is refused.
@@ -105,8 +105,11 @@ def _optimizers(node, prefix: str) -> Iterator[Tuple[str, dict]]:
 
 def _check_optimizer(key: str, optimizer: dict) -> None:
     for name in OPTIMIZER_NUMBERS:
-        if name in optimizer:
-            check_number(f'{key}.{name}', optimizer[name])
+        value = optimizer.get(name)
+        if value is not None and not isinstance(value, (list, tuple)):
+            check_number(f'{key}.{name}', value)  # None/tuples: optimizer's
+    if isinstance(optimizer.get('base_optimizer'), dict):  # SAM (SAR)
+        _check_optimizer(f'{key}.base_optimizer', optimizer['base_optimizer'])
     if 'betas' in optimizer:
         betas = optimizer['betas']
         if not (isinstance(betas, (list, tuple)) and len(betas) == 2 and all(

@@ -71,13 +71,14 @@ def main(argv=None):
     for model in sorted({k.split('_', 1)[0] for k in sweep['configs']}):
         dirs = [osp.join(args.work_root, t.name) for t in trials
                 if t.key.startswith(model + '_') and
-                outcomes[t.name]['status'] != 'failed']
+                outcomes[t.name]['status'] not in ('failed', 'conflict')]
         if dirs:
             subprocess.call([sys.executable, '-m', 'tta_seg.cli.report',
                              *dirs, '--out',
                              osp.join(args.work_root, f'report_{model}'),
                              '--title', f'Embedded benchmark, {model}'])
-    return int(any(o['status'] == 'failed' for o in outcomes.values()))
+    return int(any(o['status'] in ('failed', 'conflict')
+                   for o in outcomes.values()))
 
 
 if __name__ == '__main__':

@@ -127,10 +127,13 @@ def main(argv=None):
         if not trials:
             raise SystemExit(f'--only {args.only}: no trial matches')
     if args.dry_run:
-        errors = check_trials(trials, work_root)
+        conflicts = {}
+        errors = check_trials(trials, work_root, conflicts)
         for trial in trials:
-            print(trial.name, errors.get(trial.name, 'ok'))
-        return 1 if errors else 0
+            print(trial.name, errors.get(trial.name) or (
+                f'conflict: {conflicts[trial.name]}'
+                if trial.name in conflicts else 'ok'))
+        return 1 if errors or conflicts else 0
     failed = {}
     if not args.report_only:
         def run(part):

@@ -29,8 +29,10 @@ from mmengine.runner import Runner  # noqa: E402
 from mmengine.runner.checkpoint import find_latest_checkpoint  # noqa: E402
 
 from tta_seg.apis import load_config, prepare_data  # noqa: E402
-from tta_seg.utils.checkpoint import extract_state_dict  # noqa: E402
-from tta_seg.utils.io import atomic_write, save_torch  # noqa: E402
+from tta_seg.utils.checkpoint import (SUMMARY_SUFFIX,  # noqa: E402
+                                      extract_state_dict)
+from tta_seg.utils.io import (atomic_write, atomic_write_text,  # noqa: E402
+                              save_torch)
 from tta_seg.utils.io import file_sha256  # noqa: E402
 
 
@@ -101,8 +103,12 @@ def export(runner: Runner, path: str, metrics: dict,
                    val_metrics=metrics)
     if ema:
         summary['weights'] = 'EMAHook average'
+    text = json.dumps(summary, indent=1, default=float)
     with open(osp.join(runner.work_dir, 'train_summary.json'), 'w') as f:
-        json.dump(summary, f, indent=1, default=float)
+        f.write(text)
+    # beside the file too (the shipped models' form): the loader checks
+    # the file against this sha256, so a re-export never meets a stale one
+    atomic_write_text(osp.splitext(path)[0] + SUMMARY_SUFFIX, text + '\n')
     runner.logger.info(f'exported {path}: {summary}')
 
 

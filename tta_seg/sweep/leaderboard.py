@@ -35,7 +35,8 @@ SUMMARY_COLUMNS = ('mean', 'source after', 's/img', 'peak MiB')
 
 def load_trials(work_root: str) -> List[dict]:
     """The trials of ``work_root/sweep.json``, each with ``results`` (its
-    results.json when complete, else None)."""
+    results.json when complete, else None; also None for a trial refused
+    as a conflict, whose work dir holds another run's results)."""
     path = osp.join(work_root, SWEEP_FILE)
     if not osp.isfile(path):
         raise FileNotFoundError(f'no {SWEEP_FILE} in {work_root}: not the '
@@ -44,7 +45,9 @@ def load_trials(work_root: str) -> List[dict]:
         trials = json.load(f)['trials']
     for trial in trials:
         res = read_results(osp.join(work_root, trial['name']))
-        trial['results'] = res if res and res.get('complete') else None
+        ours = trial.get('status') != 'conflict'
+        trial['results'] = res if ours and res and res.get('complete') \
+            else None
     return trials
 
 

@@ -28,6 +28,10 @@ from tta_seg.utils.io import atomic_write_text
 from tta_seg.utils.lock import work_dir_lock
 
 ATTEMPTS_FILE = 'attempts.txt'
+#: Seconds a trial waits for its work dir's lock: a worker on a lost node
+#: may hold it on a shared file system until the server drops it (the
+#: NFSv4 lease is 90 s); a live holder still refuses the trial after.
+LOCK_WAIT_S = 120.0
 
 
 class TrialConflict(RuntimeError):
@@ -97,12 +101,12 @@ def run_trial(trial: dict, work_root: str,
 
     Raises:
         WorkDirBusy: Another process (e.g. a worker of a killed driver)
-            still runs in the trial's work dir.
+            still runs in the trial's work dir after :data:`LOCK_WAIT_S`.
         TrialConflict: The work dir holds another run's complete results.
     """
     name = trial['name']
     work_dir = osp.join(work_root, name)
-    with work_dir_lock(work_dir):
+    with work_dir_lock(work_dir, wait_s=LOCK_WAIT_S):
         return _run_locked(trial, work_dir, threads)
 
 

@@ -234,8 +234,9 @@ def _damage(path: str) -> Optional[str]:
 
 def _digest_problem(path: str) -> Optional[str]:
     """A mismatch with the sha256 that a ``<stem>.summary.json`` beside the
-    file records (the shipped models; :mod:`tools.train` writes it), if
-    any: this also covers legacy pickles, which carry no checksums."""
+    file records (the shipped models; ``tta-seg train --export`` writes
+    it), if any: this also covers legacy pickles, which carry no
+    checksums."""
     summary = os.path.splitext(path)[0] + SUMMARY_SUFFIX
     if not os.path.isfile(summary):
         return None
@@ -250,8 +251,9 @@ def _digest_problem(path: str) -> Optional[str]:
     actual = file_sha256(path)
     if actual != expected:
         return (f'its sha256 {actual[:12]}... differs from the '
-                f'{expected[:12]}... recorded in {summary}, so its bytes '
-                'changed after it was written')
+                f'{expected[:12]}... recorded in {summary}: its bytes changed '
+                'after it was written (or the file was replaced without '
+                'its summary: export it again with tta-seg train --export)')
     return None
 
 

@@ -12,11 +12,13 @@ lock file left by a killed run never blocks the next one. Nested use in
 one process (a sweep trial around the run it starts) is re-entrant.
 Where ``fcntl`` is missing (Windows) the lock is skipped.
 """
+import errno
 import json
 import os
 import os.path as osp
 import socket
 import time
+import warnings
 from contextlib import contextmanager
 from typing import Dict, Iterator, List, Optional
 
@@ -26,6 +28,10 @@ except ImportError:  # pragma: no cover (Windows)
     fcntl = None
 
 LOCK_FILE = '.lock'
+#: errnos of file systems that do not support flock (Lustre without -o
+#: flock, NFS without lockd, some FUSE/CIFS mounts): the run goes on
+#: unlocked, with a warning.
+UNSUPPORTED = (errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL)
 #: work dir (real path) -> [file descriptor, nesting depth] of this process.
 _HELD: Dict[str, List[int]] = {}
 
@@ -71,6 +77,9 @@ def work_dir_lock(work_dir: str, wait_s: float = 0.0,
                 _HELD[key][1] -= 1
         return
     fd = _acquire(work_dir, wait_s, poll_s)
+    if fd is None:  # no flock on this file system
+        yield
+        return
     _HELD[key] = [fd, 1]
     try:
         yield
@@ -79,7 +88,8 @@ def work_dir_lock(work_dir: str, wait_s: float = 0.0,
         os.close(fd)  # releases the flock (the file stays: harmless)
 
 
-def _acquire(work_dir: str, wait_s: float, poll_s: float) -> int:
+def _acquire(work_dir: str, wait_s: float, poll_s: float):
+    """The locked file descriptor, or None where flock is unsupported."""
     path = osp.join(work_dir, LOCK_FILE)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + wait_s
@@ -92,11 +102,22 @@ def _acquire(work_dir: str, wait_s: float, poll_s: float) -> int:
                 os.close(fd)
                 raise WorkDirBusy(_busy_message(work_dir)) from None
             time.sleep(poll_s)
+        except OSError as err:
+            os.close(fd)
+            if err.errno not in UNSUPPORTED:
+                raise
+            warnings.warn(f'{path}: this file system does not support '
+                          f'flock ({err.strerror}); running without the '
+                          'one-run-per-work-dir lock')
+            return None
     info = dict(pid=os.getpid(), host=socket.gethostname(),
                 started=time.strftime('%Y-%m-%d %H:%M:%S'),
                 command=' '.join(_command()))
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps(info).encode(), 0)
+    try:  # who holds it, for the message of a refused run
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+    except OSError:  # a full disk: the lock holds, the note is missing
+        pass
     return fd
 
 

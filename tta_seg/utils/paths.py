@@ -16,8 +16,11 @@ from typing import Optional
 PACKAGE_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: Repository root when run from a checkout (the package's parent).
 REPO_ROOT = osp.dirname(PACKAGE_ROOT)
-#: Whether this is a checkout (configs beside the package) or a wheel.
-FROM_CHECKOUT = osp.isdir(osp.join(REPO_ROOT, 'configs'))
+#: Whether this is a checkout (configs beside the package) or a wheel
+#: (configs inside it; checked first, so that a stray ``configs/`` folder
+#: in site-packages is never taken for a checkout).
+FROM_CHECKOUT = not osp.isdir(osp.join(PACKAGE_ROOT, 'configs')) and \
+    osp.isdir(osp.join(REPO_ROOT, 'configs'))
 #: The folder holding ``configs/`` and ``checkpoints/``.
 ASSET_ROOT = REPO_ROOT if FROM_CHECKOUT else PACKAGE_ROOT
 #: Environment variable that moves the data home.
