@@ -133,8 +133,9 @@ def test_two_phase_selection_runs_only_the_chosen_test_point(env, tmp_path):
                      test={{}}),
         selection=dict(val='val', test='test'))
     '''))
+    # the two phases are the CLI's logic, not Ray's: the serial launcher
     assert sweep_tool.main([str(cfg), '--work-root', str(tmp_path / 'w'),
-                            '--num-cpus', '2']) == 0
+                            '--launcher', 'serial']) == 0
     saved = json.loads((tmp_path / 'w' / 'sweep.json').read_text())
     names = [t['name'] for t in saved['trials']]
     assert sorted(names[:2]) == ['tent-val-lr=0.0-seed0',
@@ -159,7 +160,8 @@ def test_a_conflicting_trial_keeps_the_finished_row(env, tmp_path, capsys):
     second.write_text(f'sweep = dict(configs=dict(bn=dict(config={bn!r}, '
                       "cfg_options={'test_cfg.rounds': 2})))")
     work = str(tmp_path / 'w')
-    assert sweep_tool.main([str(first), '--work-root', work]) == 0
+    assert sweep_tool.main([str(first), '--work-root', work,
+                            '--launcher', 'serial']) == 0
     finished = json.loads((tmp_path / 'w' / 'sweep.json').read_text())
     assert [t['status'] for t in finished['trials']] == ['done']
     capsys.readouterr()
