@@ -40,32 +40,11 @@ from tta_seg.utils.io import clean_stale_tmp
 from tta_seg.utils.lock import work_dir_lock
 from .data_checks import DATA_SECTION, build_checked_loader
 from .mixed import MIXED, MixedStreamMixin
-from .stream import (Order, TimeBudget, attach_labels, describe_stream,
-                     round_orders, source_forward, timed)
+from .stream import (SOURCE_DOMAIN, Order, TimeBudget, attach_labels,
+                     check_stream, describe_stream, round_orders, step)
 
 __all__ = ['ContinualTestLoop', 'DATA_SECTION', 'RESUME_FILE',
-           'ResumeMismatchError', 'attach_labels']
-
-RESET_POLICIES = ('never', 'domain', 'batch')
-SOURCE_DOMAIN = 'source'
-
-
-def _check_stream(domains: List[dict], reset: str, mixed: bool,
-                  order: Order) -> List[str]:
-    """Refuse an inconsistent stream; return the domain names."""
-    if reset not in RESET_POLICIES:
-        raise ValueError(f'reset must be one of {RESET_POLICIES}, got '
-                         f'{reset!r}')
-    if not domains:
-        raise ValueError('ContinualTestLoop needs at least one domain')
-    names = [d['name'] for d in domains]
-    if len(set(names)) != len(names) or SOURCE_DOMAIN in names:
-        raise ValueError(f'domain names must be unique and not '
-                         f'{SOURCE_DOMAIN!r}: {names}')
-    if mixed and (reset == 'domain' or order != 'fixed'):
-        raise ValueError("a mixed stream has no domain boundaries: use "
-                         "reset='never' or 'batch' and order='fixed'")
-    return names
+           'ResumeMismatchError', 'SOURCE_DOMAIN', 'attach_labels']
 
 
 @LOOPS.register_module()
@@ -107,7 +86,7 @@ class ContinualTestLoop(MixedStreamMixin, BaseLoop):
                  time_budget: Optional[dict] = None, resume: bool = False,
                  progress: Optional[bool] = None) -> None:
         super().__init__(runner, dataloader=[])
-        names = _check_stream(domains, reset, mixed, order)
+        names = check_stream(domains, reset, mixed, order)
         self.dataloader_cfg = dict(dataloader)
         self.evaluator_cfg = copy.deepcopy(evaluator)
         self.evaluator = runner.build_evaluator(evaluator)
@@ -257,20 +236,7 @@ class ContinualTestLoop(MixedStreamMixin, BaseLoop):
         return record
 
     def _step(self, batch: dict, adapt: bool, skipped: bool = False):
-        """Adapt and predict, or only predict (``skipped``: a frame the
-        time budget does not let the adapter adapt on); while a time
-        budget is being measured, also time a Source forward of the same
-        batch."""
-        adapter = self.adapter
-        if not adapt:
-            plain = skipped and self.budget.skip_prediction == 'forward'
-            return adapter.predict_step(batch, plain=plain)
-        if self.budget is None or not self.budget.measuring:
-            return adapter.test_step(batch)
-        _, source_s = timed(source_forward, adapter.segmentor, batch)
-        outputs, step_s = timed(adapter.test_step, batch)
-        self.budget.add_measurement(step_s, source_s)
-        return outputs
+        return step(self.adapter, batch, adapt, skipped, self.budget)
 
     # ------------------------------------------------------------ resume --
     def _save_resume(self, writer: ResultsWriter, done: set) -> None:

@@ -55,6 +55,8 @@ import torch
 from tta_seg.adapters.base import strip_labels
 
 ORDERS = ('fixed', 'random')
+RESET_POLICIES = ('never', 'domain', 'batch')
+SOURCE_DOMAIN = 'source'
 SKIP_PREDICTIONS = ('forward', 'adapter')
 Order = Union[str, Sequence[Sequence[str]]]
 
@@ -246,3 +248,37 @@ def describe_stream(order: str, orders: List[List[str]], reset: str,
     if any(shifts.values()):
         info['shifts'] = shifts
     return info
+
+
+def check_stream(domains: List[dict], reset: str, mixed: bool,
+                 order: Order) -> List[str]:
+    """Refuse an inconsistent stream; return the domain names."""
+    if reset not in RESET_POLICIES:
+        raise ValueError(f'reset must be one of {RESET_POLICIES}, got '
+                         f'{reset!r}')
+    if not domains:
+        raise ValueError('ContinualTestLoop needs at least one domain')
+    names = [d['name'] for d in domains]
+    if len(set(names)) != len(names) or SOURCE_DOMAIN in names:
+        raise ValueError(f'domain names must be unique and not '
+                         f'{SOURCE_DOMAIN!r}: {names}')
+    if mixed and (reset == 'domain' or order != 'fixed'):
+        raise ValueError("a mixed stream has no domain boundaries: use "
+                         "reset='never' or 'batch' and order='fixed'")
+    return names
+
+
+def step(adapter, batch: dict, adapt: bool, skipped: bool = False,
+         budget: Optional['TimeBudget'] = None):
+    """Adapt and predict, or only predict (``skipped``: a frame the time
+    budget does not let the adapter adapt on); while a time budget is
+    being measured, also time a Source forward of the same batch."""
+    if not adapt:
+        plain = skipped and budget.skip_prediction == 'forward'
+        return adapter.predict_step(batch, plain=plain)
+    if budget is None or not budget.measuring:
+        return adapter.test_step(batch)
+    _, source_s = timed(source_forward, adapter.segmentor, batch)
+    outputs, step_s = timed(adapter.test_step, batch)
+    budget.add_measurement(step_s, source_s)
+    return outputs
