@@ -17,7 +17,8 @@ the spirit of mmengine's ``BaseTTAModel``. Call graph of one batch::
 Override points: :meth:`configure_model` (layer swaps, ``requires_grad``),
 :meth:`set_modes` (module train/eval flags; everything is eval by default
 and re-applied whenever mmengine calls ``.eval()``/``.train()``),
-:meth:`adapt_loss`, :meth:`after_update`, :meth:`forward_and_adapt` (whole,
+:meth:`adapt_loss`, :meth:`apply_gradients` (between backward and step),
+:meth:`after_update`, :meth:`forward_and_adapt` (whole,
 e.g. for backward-free methods) and :meth:`predict_logits` (prediction
 without adaptation, used for forgetting checks).
 
@@ -272,9 +273,14 @@ class BaseAdapter(BaseModel):
                       f'({skipped} so far)', logger='current',
                       level=30)
             return False
-        self.optim_wrapper.update_params(loss)
+        self.apply_gradients(loss)
         self.after_update()
         return True
+
+    def apply_gradients(self, loss: torch.Tensor) -> None:
+        """Backward and optimizer step of a finite loss (override to act
+        between the two, e.g. on the gradients)."""
+        self.optim_wrapper.update_params(loss)
 
     def after_update(self) -> None:
         """Runs after every optimizer step (EMA teacher, restoration...)."""

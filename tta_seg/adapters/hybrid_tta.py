@@ -58,7 +58,6 @@ from typing import Optional, Union
 import torch
 import torch.nn.functional as F
 from mmengine.config import ConfigDict
-from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from tta_seg.models.hybrid_tta import (DomainShiftDetector,
@@ -181,24 +180,15 @@ class HybridTTA(MeanTeacherAdapter):
                     loss_recon=self.recon_weight * masked_l1(
                         recon, inputs, mask))
 
-    def update(self, losses: Losses) -> bool:
+    def apply_gradients(self, loss: Tensor) -> None:
         """Backward, then drop the gradients of frozen parameters (DDSD
         froze them after the forward) before the optimizer step."""
-        loss = sum(v for k, v in losses.items() if 'loss' in k)
-        self.last_losses = {k: v.detach() for k, v in losses.items()}
-        if not torch.isfinite(loss):
-            skipped = self.count('skipped_updates')
-            print_log(f'non-finite loss ({loss.item()}): update skipped '
-                      f'({skipped} so far)', logger='current', level=30)
-            return False
         self.optim_wrapper.backward(loss)
         for param in self._blocks:
             if not param.requires_grad:
                 param.grad = None
         self.optim_wrapper.step()
         self.optim_wrapper.zero_grad()
-        self.after_update()
-        return True
 
     def _maybe_restart(self) -> None:
         """At the first batch of each new ``restart_every`` images: fresh

@@ -47,11 +47,13 @@ def read_results(work_dir: str) -> Optional[dict]:
         return json.load(f)
 
 
-def conflict_with(cfg, work_dir: str) -> Optional[str]:
+def conflict_with(cfg, work_dir: str,
+                  done: Optional[dict] = None) -> Optional[str]:
     """Why ``work_dir`` cannot take the run of ``cfg``: it holds the
-    complete results of a run with another fingerprint (None if not)."""
+    complete results of a run with another fingerprint (None if not).
+    ``done``: its results.json when the caller read it already."""
     from tta_seg.engine.identity import fingerprint, run_identity
-    done = read_results(work_dir)
+    done = done if done is not None else read_results(work_dir)
     if not (done and done.get('complete')):
         return None
     expected = fingerprint(run_identity(cfg))
@@ -110,17 +112,18 @@ def run_trial(trial: dict, work_root: str,
         return _run_locked(trial, work_dir, threads)
 
 
-def _run_locked(trial: dict, work_dir: str, threads: Optional[int]) -> dict:
+def _run_locked(trial: dict, work_dir: str,
+                threads: Optional[int]) -> dict:
     from tta_seg.apis.run import build_run_cfg, run_tta
     name = trial['name']
     start = time.time()
     cfg = build_run_cfg(trial['config'], work_dir, trial['cfg_options'],
                         trial['seed'],
                         data_roots=trial.get('data_roots') or None)
-    conflict = conflict_with(cfg, work_dir)
+    done = read_results(work_dir)
+    conflict = conflict_with(cfg, work_dir, done)
     if conflict:
         raise TrialConflict(conflict)
-    done = read_results(work_dir)
     out = dict(name=name, resumed=False)
     if done and done.get('complete'):
         return dict(out, status='skipped', attempts=0, seconds=0.0,

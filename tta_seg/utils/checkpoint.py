@@ -96,7 +96,7 @@ def load_checkpoint_file(path: str, allow_unsafe: bool = False) -> dict:
         UnsafeCheckpointError: The file needs full unpickling and
             ``allow_unsafe`` is False.
     """
-    _require_file(path, 'checkpoint')
+    _verify(path, 'checkpoint', SOURCE_ADVICE)
     try:
         return _torch_load(path, True, 'checkpoint', SOURCE_ADVICE)
     except _RefusedGlobal as refused:
@@ -131,7 +131,7 @@ def load_state_file(path: str, what: str = 'resume state') -> dict:
         CheckpointError: The file is empty, damaged, truncated or not a
             dict saved by ``torch.save``; the message names ``path``.
     """
-    _require_file(path, what)
+    _verify(path, what, STATE_ADVICE)
     try:
         state = _torch_load(path, True, what, STATE_ADVICE)
     except _RefusedGlobal as refused:
@@ -145,31 +145,40 @@ def load_state_file(path: str, what: str = 'resume state') -> dict:
     return state
 
 
-def _require_file(path: str, what: str) -> None:
+def _verify(path: str, what: str, advice: str) -> None:
+    """Once per load, before any unpickling: the file exists, its first
+    bytes can start a torch file, its zip entries pass their CRC-32 and it
+    matches the sha256 of a summary beside it.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        CheckpointError: Naming ``path`` and the problem.
+    """
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{what} not found: {path}')
+    problem = _format_problem(path) or _damage(path) or _digest_problem(path)
+    if problem is not None:
+        raise CheckpointError(_unusable(path, what, problem, advice))
 
 
 def _torch_load(path: str, weights_only: bool, what: str,
                 advice: str) -> object:
-    """``torch.load`` on the CPU; every failure names ``path``.
+    """``torch.load`` on the CPU of a file :func:`_verify` passed; every
+    failure names ``path``.
 
     Raises:
         CheckpointError: The file is not a readable torch file.
         _RefusedGlobal: Only with ``weights_only``: the unpickler refused
             a class or function of an otherwise readable file.
     """
-    problem = _format_problem(path) or _damage(path) or _digest_problem(path)
-    if problem is not None:
-        raise CheckpointError(_unusable(path, what, problem, advice))
     try:
         return torch.load(path, map_location='cpu', weights_only=weights_only)
     except Exception as err:  # EOFError, KeyError, zip errors, ...
         if (weights_only and isinstance(err, pickle.UnpicklingError)
                 and _refused_global(str(err))):
             raise _RefusedGlobal(_refusal_reason(str(err))) from err
-        problem = _damage(path) or _describe(err)
-        raise CheckpointError(_unusable(path, what, problem, advice)) from err
+        raise CheckpointError(_unusable(path, what, _describe(err),
+                                        advice)) from err
 
 
 def _unusable(path: str, what: str, problem: str, advice: str) -> str:
