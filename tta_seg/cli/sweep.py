@@ -5,8 +5,8 @@
         [--cfg-options k=v ...] [--data-root [NAME=]PATH ...]
         [--work-root DIR] [--address ADDR] [--num-cpus N]
         [--cpus-per-trial C] [--gpus-per-trial G] [--max-retries R]
-        [--val-stream NAME --test-stream NAME] [--test-all]
-        [--only PATTERN ...] [--report-only] [--dry-run]
+        [--val-stream NAME --test-stream NAME] [--test-all] [--faithful]
+        [--write-tuned] [--only PATTERN ...] [--report-only] [--dry-run]
 
 A sweep config (``configs/sweeps/*.py``) defines ``sweep = dict(...)``
 (:mod:`tta_seg.sweep.spec`); the flags replace its entries or, without a
@@ -20,7 +20,11 @@ its finished trials and resumes interrupted ones. Writes
 and, with ``--val-stream``, ``selected.{md,csv}`` into the work root.
 With a validation stream the sweep runs in two phases: the validation
 trials, then on the test stream only the grid point each config chose
-(``--test-all`` runs every test trial).
+(``--test-all`` runs every test trial; ``--faithful``, or
+``selection=dict(faithful=True)``, also the grid point of each config's
+own values), and ``tuned.{md,csv}`` compares the faithful and the chosen
+point. ``--write-tuned`` stores each choice as a config beside the
+method's (``<method>-tuned_<rest>.py``, :mod:`tta_seg.sweep.tuned`).
 
 Exit code: 0 when every trial finished; 1 when a trial failed or was
 refused as a conflict (its work dir holds another run's complete results;
@@ -71,6 +75,12 @@ def parse_args(argv=None):
     p.add_argument('--test-all', action='store_true',
                    help='with a validation stream, also run every grid '
                    'point on the test stream (default: only the chosen)')
+    p.add_argument('--faithful', action='store_true',
+                   help='with a validation stream, also run each config\'s '
+                   'own values on the test stream (faithful vs tuned)')
+    p.add_argument('--write-tuned', action='store_true',
+                   help='write each config\'s chosen values as a config '
+                   'beside it (<method>-tuned_<rest>.py)')
     p.add_argument('--title', default=None)
     p.add_argument('--report-only', action='store_true',
                    help='only rewrite the leaderboard')
@@ -110,6 +120,7 @@ def main(argv=None):
     from tta_seg.sweep.leaderboard import write_leaderboard
     from tta_seg.sweep.selection import run_selected
     from tta_seg.sweep.spec import check_trials
+    from tta_seg.sweep.tuned import write_tuned_configs, write_tuned_table
     args = parse_args(argv)
     sweep = build_sweep(args)
     name = osp.splitext(osp.basename(args.sweep or 'sweep'))[0]
@@ -120,6 +131,10 @@ def main(argv=None):
     test = args.test_stream or selection.get('test')
     if val and not test:
         raise SystemExit('--val-stream needs --test-stream')
+    if args.write_tuned and not val:
+        raise SystemExit('--write-tuned needs a validation stream '
+                         '(--val-stream or the sweep\'s selection)')
+    faithful = args.faithful or bool(selection.get('faithful'))
     trials = expand(sweep)
     if args.only:
         trials = [t for t in trials
@@ -143,7 +158,7 @@ def main(argv=None):
                              launcher=args.launcher)
         try:
             outcomes = run_selected(trials, work_root, run, val, test,
-                                    args.test_all)
+                                    args.test_all, faithful)
         except SweepNotStarted as err:  # nothing was submitted
             print(f'sweep not started: {err}', file=sys.stderr)
             return 2
@@ -152,8 +167,15 @@ def main(argv=None):
         for n, o in failed.items():
             print(f"{o['status'].upper()} {n}: {o['error']}",
                   file=sys.stderr)
-    print(write_leaderboard(work_root, args.title or f'Sweep {name}',
-                            val, test))
+    title = args.title or f'Sweep {name}'
+    print(write_leaderboard(work_root, title, val, test))
+    if val:
+        print(write_tuned_table(work_root, val, test, title))
+    if args.write_tuned:
+        for key, path in write_tuned_configs(
+                work_root, val, args.sweep or '...').items():
+            print(f'{key}: ' + (f'wrote {path}' if path else 'validation '
+                                'grid not finished, no tuned config'))
     return 1 if failed else 0
 
 

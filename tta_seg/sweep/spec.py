@@ -17,7 +17,8 @@ A sweep is a Python config like every other (``configs/sweeps/``)::
         seeds=[0, 1, 2],
         grid={},                            # applied to every config
         cfg_options={},                     # likewise, not swept
-        selection=dict(val='val', test='random'))  # optional
+        selection=dict(val='val', test='random',  # optional; faithful:
+                       faithful=True))    # also the config's own values
 
 Every override goes through the strict ``--cfg-options`` check of
 :func:`tta_seg.apis.config.load_config`: :func:`check_trials` resolves

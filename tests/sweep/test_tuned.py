@@ -1,0 +1,161 @@
+"""Faithful vs tuned (tta_seg.sweep.tuned): the faithful grid point read
+from the config file, the two-phase sweep running it beside the chosen
+one, the comparison table against hand-computed values, and the tuned
+configs written beside the faithful ones."""
+import json
+
+import pytest
+from mmengine.config import Config
+
+from tta_seg.sweep.engine import write_sweep_file
+from tta_seg.sweep.leaderboard import load_trials
+from tta_seg.sweep.selection import run_selected
+from tta_seg.sweep.spec import expand
+from tta_seg.sweep.tuned import (faithful_trials, is_faithful, own_values,
+                                 tuned_config_path, tuned_table,
+                                 write_tuned_configs)
+
+LR = 'adapter.optim_wrapper.optimizer.lr'
+SAM_LR = 'adapter.optim_wrapper.optimizer.base_optimizer.lr'
+
+
+def method_configs(root):
+    """``base.py`` (Adam lr 1e-4, SAM base lr 2.5e-4) and two configs
+    inheriting it: ``tent_x.py`` (as is) and ``sar-bn_x.py`` (its own
+    base lr 1e-3)."""
+    (root / 'base.py').write_text(
+        "adapter = dict(type='T', steps=1, optim_wrapper=dict(optimizer="
+        "dict(type='Adam', lr=1e-4, base_optimizer=dict(type='SGD', "
+        "lr=2.5e-4, momentum=0.9))))\n")
+    (root / 'tent_x.py').write_text("_base_ = './base.py'\n")
+    (root / 'sar-bn_x.py').write_text(
+        "_base_ = './base.py'\nadapter = dict(optim_wrapper=dict(optimizer="
+        "dict(base_optimizer=dict(lr=1e-3))))\n")
+    return str(root / 'tent_x.py'), str(root / 'sar-bn_x.py')
+
+
+def test_faithful_point_is_the_config_files_own(tmp_path):
+    tent, sar = method_configs(tmp_path)
+    assert own_values(tent, [LR, 'adapter.steps', 'nope.lr']) == {
+        LR: 1e-4, 'adapter.steps': 1}
+    assert own_values(sar, [SAM_LR]) == {SAM_LR: 1e-3}
+    assert is_faithful(tent, {LR: 1e-4})
+    assert is_faithful(tent, {LR: float(f'{1e-3 * 0.1:.3g}')})
+    assert not is_faithful(tent, {LR: 1e-5})
+    assert not is_faithful(tent, {LR: 1e-4, 'nope.lr': 1})  # not set there
+    assert is_faithful(sar, {SAM_LR: 0.001})
+    assert not is_faithful(sar, {SAM_LR: 2.5e-4})            # base's value
+    trials = expand(dict(
+        configs=dict(t=dict(config=tent, grid={LR: [1e-5, 1e-4, 1e-3]}),
+                     s=dict(config=sar, grid={SAM_LR: [1e-4, 1e-3]})),
+        streams=dict(val={}, test={}), seeds=[0, 1]))
+    assert sorted(t.name for t in faithful_trials(trials, 'test')) == [
+        's-test-lr=0.001-seed0', 's-test-lr=0.001-seed1',
+        't-test-lr=0.0001-seed0', 't-test-lr=0.0001-seed1']
+
+
+def fake_runner(root, score):
+    """A runner writing one-record results whose mIoU is
+    ``score[(key, stream, lr)]``; records which trials each call ran."""
+    ran = []
+
+    def run(part):
+        ran.append(sorted(t.name for t in part))
+        outcomes = {}
+        for t in part:
+            (root / t.name).mkdir()
+            lr = next(iter(t.params.values()))
+            (root / t.name / 'results.json').write_text(json.dumps(dict(
+                method=t.key.upper(), config=t.config, domains=['a'],
+                rounds=1, complete=True, records=[dict(
+                    round=1, domain='a',
+                    mIoU=score[t.key, t.stream, lr] + t.seed)])))
+            outcomes[t.name] = dict(name=t.name, status='done')
+        write_sweep_file(str(root), part, outcomes)
+        return outcomes
+    return run, ran
+
+
+def sweep_trials(tent, sar):
+    return expand(dict(
+        configs=dict(t=dict(config=tent, grid={LR: [1e-5, 1e-4, 1e-3]}),
+                     s=dict(config=sar, grid={SAM_LR: [1e-4, 1e-3]})),
+        streams=dict(val={}, test={}), seeds=[0, 1]))
+
+
+SCORES = {  # t: 1e-3 best on val, faithful 1e-4; s: the faithful 1e-3
+    ('t', 'val', 1e-5): 40, ('t', 'val', 1e-4): 50, ('t', 'val', 1e-3): 55,
+    ('t', 'test', 1e-4): 48, ('t', 'test', 1e-3): 45,
+    ('s', 'val', 1e-4): 30, ('s', 'val', 1e-3): 35, ('s', 'test', 1e-3): 33}
+
+
+def test_sweep_runs_the_faithful_point_beside_the_chosen(tmp_path):
+    (tmp_path / 'cfg').mkdir()
+    tent, sar = method_configs(tmp_path / 'cfg')
+    work = tmp_path / 'w'
+    work.mkdir()
+    trials = sweep_trials(tent, sar)
+    run, ran = fake_runner(work, SCORES)
+    run_selected(trials, str(work), run, 'val', 'test', faithful=True)
+    assert ran[1] == sorted([
+        't-test-lr=0.001-seed0', 't-test-lr=0.001-seed1',      # chosen
+        't-test-lr=0.0001-seed0', 't-test-lr=0.0001-seed1',    # faithful
+        's-test-lr=0.001-seed0', 's-test-lr=0.001-seed1'])     # both, once
+    # without faithful: only the chosen points (the default)
+    work2 = tmp_path / 'w2'
+    work2.mkdir()
+    run2, ran2 = fake_runner(work2, SCORES)
+    run_selected(trials, str(work2), run2, 'val', 'test')
+    assert not any('t-test-lr=0.0001' in n for n in ran2[1])
+
+    table = tuned_table(load_trials(str(work)), 'val', 'test')
+    assert table[0][0] == 'run' and table[0][-1] == 'Δ test'
+    # means over the seeds' 0 and +1: x + 0.5; Δ = 45 - 48
+    assert table[1] == ['T (t)', f'{LR}=0.0001', '50.5', '48.5',
+                        f'{LR}=0.001 (3/3)', '55.5', '45.5', '-3.0']
+    assert table[2] == ['S (s)', f'{SAM_LR}=0.001', '35.5', '33.5',
+                        f'{SAM_LR}=0.001 (2/2)', '35.5', '33.5', '+0.0']
+
+
+def test_tuned_configs_beside_the_faithful_ones(tmp_path):
+    tent, sar = method_configs(tmp_path)
+    work = tmp_path / 'w'
+    work.mkdir()
+    trials = sweep_trials(tent, sar)
+    run, _ = fake_runner(work, SCORES)
+    # only t's validation grid finishes: s gets no tuned config
+    run([t for t in trials if t.stream == 'val' and t.key == 't'] +
+        [t for t in trials if t.name == 's-val-lr=0.001-seed0'])
+    write_sweep_file(str(work), [t for t in trials if t.key == 's'], {})
+    written = write_tuned_configs(str(work), 'val', 'configs/sweeps/x.py')
+    assert written == {'t': str(tmp_path / 'tent-tuned_x.py'), 's': None}
+    text = (tmp_path / 'tent-tuned_x.py').read_text()
+    assert '<- chosen' in text and '(faithful)' in text
+    assert 'tta-seg sweep configs/sweeps/x.py --write-tuned' in text
+    tuned = Config.fromfile(written['t'])
+    faithful = Config.fromfile(tent)
+    assert tuned.adapter.optim_wrapper.optimizer.lr == 1e-3
+    tuned.adapter.optim_wrapper.optimizer.lr = 1e-4
+    assert tuned.to_dict() == faithful.to_dict()  # nothing else changed
+
+    # s finishes; its faithful value wins: a nested SAM key, same values
+    run([t for t in trials if t.stream == 'val' and t.key == 's' and
+         t.name != 's-val-lr=0.001-seed0'])
+    written = write_tuned_configs(str(work), 'val', 'x.py')
+    tuned_sar = Config.fromfile(written['s'])
+    assert tuned_sar.to_dict() == Config.fromfile(sar).to_dict()
+    assert 'this preset equals it' in open(written['s']).read()
+
+
+def test_tuned_config_names():
+    assert tuned_config_path('configs/tent/tent-original_r18_syn.py') == \
+        'configs/tent/tent-original-tuned_r18_syn.py'
+    assert tuned_config_path('a/plain.py') == 'a/plain-tuned.py'
+
+
+def test_cli_write_tuned_needs_a_validation_stream(tmp_path):
+    from tta_seg.cli.sweep import main
+    tent, _ = method_configs(tmp_path)
+    with pytest.raises(SystemExit, match='--write-tuned needs'):
+        main(['--configs', tent, '--write-tuned', '--dry-run',
+              '--work-root', str(tmp_path / 'w')])

@@ -1,0 +1,238 @@
+"""Faithful vs tuned: a sweep that chooses hyper-parameters on a
+validation stream (:mod:`.selection`) compared with the values the
+method configs ship (the *faithful* ones, from the papers), and the
+chosen values stored as configs next to them.
+
+- :func:`own_values`, :func:`faithful_trials`: the grid point of each
+  config that equals the config file's own values. With
+  ``selection=dict(..., faithful=True)`` the sweep also runs that point on
+  the test stream, so faithful and tuned are measured by the same sweep.
+- :func:`tuned_table` / :func:`write_tuned_table`: one row per config:
+  the faithful and the chosen grid point, each with its validation and
+  test mean mIoU, and the test difference (``tuned.{md,csv}``).
+- :func:`write_tuned_configs` (``tta-seg sweep --write-tuned``): for each
+  config whose validation grid finished, ``<method>-tuned_<rest>.py``
+  beside it, inheriting the faithful config and overriding only the
+  chosen values; a header records the validation scores behind the
+  choice.
+"""
+import math
+import os.path as osp
+from functools import lru_cache
+from typing import Dict, List, Optional, Sequence
+
+from mmengine.config import Config
+
+from tta_seg.evaluation.tables import fmt, markdown_table, write_csv
+from .leaderboard import (choose_on_validation, leaderboard, load_trials,
+                          params_key)
+
+#: Table caption.
+CAPTION = ('mean mIoU (%) over the stream; faithful: the values the method '
+           'config ships; tuned: the grid point with the best validation '
+           'mean; Δ: tuned − faithful on the test stream')
+_MISSING = object()
+
+
+@lru_cache(maxsize=None)
+def _config(path: str) -> Config:
+    return Config.fromfile(path)
+
+
+def own_values(config: str, keys: Sequence[str]) -> Dict[str, object]:
+    """The values of the dotted ``keys`` in the config file ``config``
+    (with its bases); a key the config does not set is left out."""
+    out = {}
+    for key in keys:
+        node = _config(config)
+        for part in key.split('.'):
+            node = node.get(part, _MISSING) if hasattr(node, 'get') \
+                else _MISSING
+            if node is _MISSING:
+                break
+        if node is not _MISSING:
+            out[key] = node
+    return out
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and \
+            not isinstance(a, bool) and not isinstance(b, bool):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0)
+    return a == b
+
+
+def is_faithful(config: str, params: Dict[str, object]) -> bool:
+    """Whether the grid point ``params`` equals the config's own values
+    (every swept key set there, and equal; floats to 1e-9 relative)."""
+    own = own_values(config, list(params))
+    return len(own) == len(params) and all(
+        _same(params[k], own[k]) for k in params)
+
+
+def faithful_trials(trials: list, stream: str) -> list:
+    """The :class:`~tta_seg.sweep.spec.Trial` objects of ``stream`` whose
+    grid point is their config's own (:func:`is_faithful`)."""
+    return [t for t in trials if t.stream == stream and t.params and
+            is_faithful(t.config, t.params)]
+
+
+def faithful_points(trials: List[dict]) -> Dict[str, str]:
+    """Config key -> the text (:func:`params_key`) of its faithful grid
+    point, from the rows of ``sweep.json``."""
+    out = {}
+    for t in trials:
+        if t.get('params') and t['key'] not in out and t.get('config') \
+                and is_faithful(t['config'], t['params']):
+            out[t['key']] = params_key(t['params'])
+    return out
+
+
+def tuned_table(trials: List[dict], val_stream: str,
+                test_stream: str) -> List[List[str]]:
+    """Header + one line per config of the sweep rows ``trials`` that has a
+    grid: run, faithful point, its validation and test mean, tuned point
+    (``n/m``: validation points finished of the grid's), its validation
+    and test mean, and Δ test. ``-`` where a trial has not finished."""
+    rows = leaderboard(trials)
+    mean = {(r['key'], r['stream'], r['params']): r['stats'].get(
+        'mean', (None, None))[0] for r in rows}
+    method = {r['key']: r['method'] for r in rows}
+    chosen = choose_on_validation(trials, val_stream)
+    faithful = faithful_points(trials)
+    grid_size = {}
+    for t in trials:
+        if t['stream'] == val_stream and t.get('params'):
+            grid_size.setdefault(t['key'], set()).add(params_key(t['params']))
+    out = [['run', 'faithful', 'val', 'test', 'tuned (val points)', 'val',
+            'test', 'Δ test']]
+    for key in grid_size:
+        pick = chosen.get(key, {})
+        point, fpoint = pick.get('params'), faithful.get(key)
+        f_test = mean.get((key, test_stream, fpoint))
+        t_test = mean.get((key, test_stream, point))
+        delta = None if f_test is None or t_test is None else t_test - f_test
+        done = len(pick.get('candidates', {}))
+        out.append([
+            f"{method.get(key, '?')} ({key})", fpoint or '-',
+            fmt(mean.get((key, val_stream, fpoint))), fmt(f_test),
+            f"{point or '-'} ({done}/{len(grid_size[key])})",
+            fmt(pick.get('score')), fmt(t_test),
+            '-' if delta is None else f'{delta:+.1f}'])
+    return out
+
+
+def write_tuned_table(work_root: str, val_stream: str, test_stream: str,
+                      title: str) -> str:
+    """Write ``tuned.{md,csv}`` (:func:`tuned_table`) into the work root;
+    return the Markdown."""
+    from tta_seg.utils.io import atomic_write_text
+    grid = tuned_table(load_trials(work_root), val_stream, test_stream)
+    text = markdown_table(grid, f'{title}: faithful vs tuned (chosen on '
+                          f'{val_stream}, reported on {test_stream})',
+                          CAPTION)
+    atomic_write_text(osp.join(work_root, 'tuned.md'), text)
+    write_csv(osp.join(work_root, 'tuned.csv'), grid)
+    return text
+
+
+def tuned_config_path(config: str) -> str:
+    """``configs/tent/tent-original_r18_x.py`` ->
+    ``configs/tent/tent-original-tuned_r18_x.py`` (the mmseg naming: the
+    variant joins the method's part of the name)."""
+    folder, name = osp.split(config)
+    stem = osp.splitext(name)[0]
+    method, sep, rest = stem.partition('_')
+    return osp.join(folder, f'{method}-tuned{sep}{rest}.py')
+
+
+def _nested(params: Dict[str, object]) -> Dict[str, object]:
+    out: Dict[str, object] = {}
+    for key, value in params.items():
+        node = out
+        *parents, last = key.split('.')
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
+
+
+def _render(value, indent: int = 0) -> str:
+    """``value`` as a Python config literal, dicts as ``dict(k=v)`` with
+    one key per line below the top level."""
+    if not isinstance(value, dict):
+        return repr(value)
+    pad = ' ' * (indent + 4)
+    items = [f'{k}={_render(v, indent + 4)}' for k, v in value.items()]
+    one_line = f"dict({', '.join(items)})"
+    if len(one_line) + indent < 70:
+        return one_line
+    return 'dict(\n' + ',\n'.join(pad + i for i in items) + ')'
+
+
+def tuned_config_text(config: str, params: Dict[str, object],
+                      pick: dict, sweep: str, val_stream: str) -> str:
+    """The text of the tuned config of ``config`` at ``params``
+    (``pick``: its :func:`choose_on_validation` entry; ``sweep``: the
+    sweep config file, for the header)."""
+    lines = [f'# Tuned preset of {osp.basename(config)}:',
+             f'# chosen on the {val_stream!r} stream by the sweep below '
+             '(mean mIoU %, mean',
+             '# over seeds, per grid point):']
+    for point, score in pick['candidates'].items():
+        faithful = is_faithful(config, _parse_point(point, params))
+        mark = ' <- chosen' if point == pick['params'] else ''
+        lines.append(f'#   {point}: {fmt(score)}'
+                     f"{' (faithful)' if faithful else ''}{mark}")
+    lines += [
+        '# Everything else is the faithful config\'s' + (
+            ' (the faithful values won: this preset equals it).'
+            if is_faithful(config, params) else '.'),
+        f'# Written by `tta-seg sweep {sweep} --write-tuned`.',
+        f"_base_ = './{osp.basename(config)}'"]
+    for key, value in _nested(params).items():
+        lines.append(f'{key} = {_render(value)}')
+    return '\n'.join(lines) + '\n'
+
+
+def _parse_point(point: str, like: Dict[str, object]) -> Dict[str, object]:
+    """A :func:`params_key` text back to values, typed as ``like``'s
+    (the keys of a grid point never hold ',' or '=')."""
+    from mmengine.config import DictAction
+    out = {}
+    for item in point.split(','):
+        key, _, value = item.partition('=')
+        out[key] = DictAction._parse_int_float_bool(value)
+    return out if set(out) == set(like) else {}
+
+
+def write_tuned_configs(work_root: str, val_stream: str,
+                        sweep: str) -> Dict[str, Optional[str]]:
+    """For each config of the sweep at ``work_root`` whose validation grid
+    finished completely, write its tuned config beside it
+    (:func:`tuned_config_path`).
+
+    Returns:
+        dict: config key -> the path written, or None where the
+        validation grid has not finished (nothing written for it).
+    """
+    from tta_seg.utils.io import atomic_write_text
+    trials = load_trials(work_root)
+    chosen = choose_on_validation(trials, val_stream)
+    out: Dict[str, Optional[str]] = {}
+    for key in dict.fromkeys(t['key'] for t in trials
+                             if t['stream'] == val_stream and t['params']):
+        mine = [t for t in trials
+                if t['key'] == key and t['stream'] == val_stream]
+        points = {params_key(t['params']): t for t in mine}
+        pick = chosen.get(key)
+        if not pick or 'params' not in pick or \
+                not all(t['results'] for t in mine):
+            out[key] = None
+            continue
+        trial = points[pick['params']]
+        path = tuned_config_path(trial['config'])
+        atomic_write_text(path, tuned_config_text(
+            trial['config'], trial['params'], pick, sweep, val_stream))
+        out[key] = path
+    return out
