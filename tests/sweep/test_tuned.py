@@ -56,7 +56,8 @@ def test_faithful_point_is_the_config_files_own(tmp_path):
 
 def fake_runner(root, score):
     """A runner writing one-record results whose mIoU is
-    ``score[(key, stream, lr)]``; records which trials each call ran."""
+    ``score[(key, stream, lr)]`` + seed (the source split after it: 100 −
+    that); records which trials each call ran."""
     ran = []
 
     def run(part):
@@ -64,12 +65,14 @@ def fake_runner(root, score):
         outcomes = {}
         for t in part:
             (root / t.name).mkdir()
-            lr = next(iter(t.params.values()))
+            miou = score[t.key, t.stream, next(iter(t.params.values()))] + \
+                t.seed
             (root / t.name / 'results.json').write_text(json.dumps(dict(
                 method=t.key.upper(), config=t.config, domains=['a'],
-                rounds=1, complete=True, records=[dict(
-                    round=1, domain='a',
-                    mIoU=score[t.key, t.stream, lr] + t.seed)])))
+                rounds=1, complete=True,
+                records=[dict(round=1, domain='a', mIoU=miou)],
+                forgetting=[dict(round=1, domain='source',
+                                 mIoU=100 - miou)])))
             outcomes[t.name] = dict(name=t.name, status='done')
         write_sweep_file(str(root), part, outcomes)
         return outcomes
@@ -111,10 +114,11 @@ def test_sweep_runs_the_faithful_point_beside_the_chosen(tmp_path):
     table = tuned_table(load_trials(str(work)), 'val', 'test')
     assert table[0][0] == 'run' and table[0][-1] == 'Δ test'
     # means over the seeds' 0 and +1: x + 0.5; Δ = 45 - 48
-    assert table[1] == ['T (t)', f'{LR}=0.0001', '50.5', '48.5',
-                        f'{LR}=0.001 (3/3)', '55.5', '45.5', '-3.0']
-    assert table[2] == ['S (s)', f'{SAM_LR}=0.001', '35.5', '33.5',
-                        f'{SAM_LR}=0.001 (2/2)', '35.5', '33.5', '+0.0']
+    assert table[1] == ['T (t)', f'{LR}=0.0001', '50.5', '48.5', '51.5',
+                        f'{LR}=0.001 (3/3)', '55.5', '45.5', '54.5', '-3.0']
+    assert table[2] == ['S (s)', f'{SAM_LR}=0.001', '35.5', '33.5', '66.5',
+                        f'{SAM_LR}=0.001 (2/2)', '35.5', '33.5', '66.5',
+                        '+0.0']
 
 
 def test_tuned_configs_beside_the_faithful_ones(tmp_path):

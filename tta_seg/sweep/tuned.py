@@ -91,33 +91,40 @@ def faithful_points(trials: List[dict]) -> Dict[str, str]:
 def tuned_table(trials: List[dict], val_stream: str,
                 test_stream: str) -> List[List[str]]:
     """Header + one line per config of the sweep rows ``trials`` that has a
-    grid: run, faithful point, its validation and test mean, tuned point
-    (``n/m``: validation points finished of the grid's), its validation
-    and test mean, and Δ test. ``-`` where a trial has not finished."""
+    grid: run; the faithful point, its validation and test mean and the
+    source split after the test stream; the tuned point (``n/m``:
+    validation points finished of the grid's), likewise; Δ test. ``-``
+    where a trial has not finished."""
     rows = leaderboard(trials)
-    mean = {(r['key'], r['stream'], r['params']): r['stats'].get(
-        'mean', (None, None))[0] for r in rows}
+    stats = {(r['key'], r['stream'], r['params']): r['stats'] for r in rows}
     method = {r['key']: r['method'] for r in rows}
     chosen = choose_on_validation(trials, val_stream)
     faithful = faithful_points(trials)
-    grid_size = {}
+    grid_size: Dict[str, set] = {}
     for t in trials:
         if t['stream'] == val_stream and t.get('params'):
             grid_size.setdefault(t['key'], set()).add(params_key(t['params']))
-    out = [['run', 'faithful', 'val', 'test', 'tuned (val points)', 'val',
-            'test', 'Δ test']]
+
+    def get(key, stream, point, column='mean'):
+        return stats.get((key, stream, point), {}).get(
+            column, (None, None))[0]
+
+    out = [['run', 'faithful', 'val', 'test', 'source after',
+            'tuned (val points)', 'val', 'test', 'source after', 'Δ test']]
     for key in grid_size:
         pick = chosen.get(key, {})
         point, fpoint = pick.get('params'), faithful.get(key)
-        f_test = mean.get((key, test_stream, fpoint))
-        t_test = mean.get((key, test_stream, point))
+        f_test, t_test = (get(key, test_stream, fpoint),
+                          get(key, test_stream, point))
         delta = None if f_test is None or t_test is None else t_test - f_test
         done = len(pick.get('candidates', {}))
         out.append([
             f"{method.get(key, '?')} ({key})", fpoint or '-',
-            fmt(mean.get((key, val_stream, fpoint))), fmt(f_test),
+            fmt(get(key, val_stream, fpoint)), fmt(f_test),
+            fmt(get(key, test_stream, fpoint, 'source after')),
             f"{point or '-'} ({done}/{len(grid_size[key])})",
             fmt(pick.get('score')), fmt(t_test),
+            fmt(get(key, test_stream, point, 'source after')),
             '-' if delta is None else f'{delta:+.1f}'])
     return out
 
