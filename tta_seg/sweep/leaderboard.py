@@ -29,6 +29,9 @@ from .trial import read_results
 CAPTION = ('mIoU (%), mean ± sample std over seeds; domain columns average '
            'the rounds; s/img: seconds per image (adapting and scoring); '
            'peak MiB: peak memory of the trial')
+#: Validation means closer than this (mIoU points, half the tables' last
+#: digit) are a tie, which the config's own values win.
+TIE = 0.05
 #: Columns after the domains, in order.
 SUMMARY_COLUMNS = ('mean', 'source after', 's/img', 'peak MiB')
 
@@ -130,20 +133,32 @@ def _round_means(res: dict) -> List[float]:
 def choose_on_validation(trials: List[dict], val_stream: str,
                          metric: str = 'mean') -> Dict[str, dict]:
     """For each config key, the grid point with the best mean ``metric``
-    over seeds on ``val_stream``; only that stream's trials are read.
+    over seeds on ``val_stream``; only that stream's trials are read. A
+    point within :data:`TIE` of the best that equals the config file's
+    own values (:func:`~.tuned.faithful_points`, for rows that name their
+    config) is chosen instead: a difference the tables do not show does
+    not justify leaving the paper's value.
 
     Returns:
         dict: config key -> dict(params=text, score=mean, n=seeds,
         candidates={params text: mean}).
     """
+    from .tuned import faithful_points
     val = [t for t in trials if t['stream'] == val_stream]
-    chosen = {}
+    chosen, seeds = {}, {}
     for row in leaderboard(val):
         score = row['stats'].get(metric, (None, None))[0]
         entry = chosen.setdefault(row['key'], dict(candidates={}))
         entry['candidates'][row['params']] = score
+        seeds[row['key'], row['params']] = row['n']
         if score is not None and score > entry.get('score', -math.inf):
             entry.update(params=row['params'], score=score, n=row['n'])
+    for key, point in faithful_points(val).items():
+        entry = chosen.get(key, {})
+        own = entry.get('candidates', {}).get(point)
+        if own is not None and 'score' in entry and \
+                own >= entry['score'] - TIE:
+            entry.update(params=point, score=own, n=seeds[key, point])
     return chosen
 
 

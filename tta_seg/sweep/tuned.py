@@ -79,11 +79,13 @@ def faithful_trials(trials: list, stream: str) -> list:
 
 def faithful_points(trials: List[dict]) -> Dict[str, str]:
     """Config key -> the text (:func:`params_key`) of its faithful grid
-    point, from the rows of ``sweep.json``."""
+    point, from the rows of ``sweep.json`` (rows whose config file is not
+    here, e.g. a sweep.json copied from another machine, are skipped)."""
     out = {}
     for t in trials:
-        if t.get('params') and t['key'] not in out and t.get('config') \
-                and is_faithful(t['config'], t['params']):
+        config = t.get('config')
+        if t.get('params') and t['key'] not in out and config and \
+                osp.isfile(config) and is_faithful(config, t['params']):
             out[t['key']] = params_key(t['params'])
     return out
 
