@@ -12,7 +12,7 @@ from tta_seg.sweep.leaderboard import load_trials
 from tta_seg.sweep.selection import run_selected
 from tta_seg.sweep.spec import expand
 from tta_seg.sweep.tuned import (faithful_trials, is_faithful, own_values,
-                                 tuned_config_path, tuned_table,
+                                 short_point, tuned_config_path, tuned_table,
                                  write_tuned_configs)
 
 LR = 'adapter.optim_wrapper.optimizer.lr'
@@ -116,11 +116,10 @@ def test_sweep_runs_the_faithful_point_beside_the_chosen(tmp_path):
     table = tuned_table(load_trials(str(work)), 'val', 'test')
     assert table[0][0] == 'run' and table[0][-1] == 'Δ test'
     # means over the seeds' 0 and +1: x + 0.5; Δ = 45 - 48
-    assert table[1] == ['T (t)', f'{LR}=0.0001', '50.5', '48.5', '51.5',
-                        f'{LR}=0.001 (3/3)', '55.5', '45.5', '54.5', '-3.0']
-    assert table[2] == ['S (s)', f'{SAM_LR}=0.001', '35.5', '33.5', '66.5',
-                        f'{SAM_LR}=0.001 (2/2)', '35.5', '33.5', '66.5',
-                        '+0.0']
+    assert table[1] == ['T (t)', 'lr=0.0001', '50.5', '48.5', '51.5',
+                        'lr=0.001 (3/3)', '55.5', '45.5', '54.5', '-3.0']
+    assert table[2] == ['S (s)', 'lr=0.001', '35.5', '33.5', '66.5',
+                        'lr=0.001 (2/2)', '35.5', '33.5', '66.5', '+0.0']
 
 
 def test_tuned_configs_beside_the_faithful_ones(tmp_path):
@@ -151,6 +150,13 @@ def test_tuned_configs_beside_the_faithful_ones(tmp_path):
     tuned_sar = Config.fromfile(written['s'])
     assert tuned_sar.to_dict() == Config.fromfile(sar).to_dict()
     assert 'this preset equals it' in open(written['s']).read()
+
+
+def test_short_point():
+    assert short_point(f'{LR}=0.001') == 'lr=0.001'
+    assert short_point(f'{LR}=1,{SAM_LR}=2') == f'{LR}=1,{SAM_LR}=2'
+    assert short_point('a.x=1,b.y=2') == 'x=1,y=2'
+    assert short_point(None) == '-'
 
 
 def test_tuned_config_names():

@@ -121,14 +121,26 @@ def tuned_table(trials: List[dict], val_stream: str,
         delta = None if f_test is None or t_test is None else t_test - f_test
         done = len(pick.get('candidates', {}))
         out.append([
-            f"{method.get(key, '?')} ({key})", fpoint or '-',
+            f"{method.get(key, '?')} ({key})", short_point(fpoint),
             fmt(get(key, val_stream, fpoint)), fmt(f_test),
             fmt(get(key, test_stream, fpoint, 'source after')),
-            f"{point or '-'} ({done}/{len(grid_size[key])})",
+            f"{short_point(point)} ({done}/{len(grid_size[key])})",
             fmt(pick.get('score')), fmt(t_test),
             fmt(get(key, test_stream, point, 'source after')),
             '-' if delta is None else f'{delta:+.1f}'])
     return out
+
+
+def short_point(point: Optional[str]) -> str:
+    """A grid point's text with each key cut to its last part where that
+    stays unique (``a.optimizer.lr=0.001`` -> ``lr=0.001``); ``-`` for
+    None."""
+    if not point:
+        return '-'
+    items = [item.partition('=') for item in point.split(',')]
+    lasts = [k.rsplit('.', 1)[-1] for k, _, _ in items]
+    return ','.join(f'{last if lasts.count(last) == 1 else k}={v}'
+                    for (k, _, v), last in zip(items, lasts))
 
 
 def write_tuned_table(work_root: str, val_stream: str, test_stream: str,
