@@ -173,7 +173,7 @@ def main(argv=None):
         print(write_tuned_table(work_root, val, test, title))
     if args.write_tuned:
         for key, path in write_tuned_configs(
-                work_root, val, args.sweep or '...').items():
+                work_root, val, args.sweep or '...', test).items():
             print(f'{key}: ' + (f'wrote {path}' if path else 'validation '
                                 'grid not finished, no tuned config'))
     return 1 if failed else 0

@@ -24,8 +24,8 @@ from typing import Dict, List, Optional, Sequence
 from mmengine.config import Config
 
 from tta_seg.evaluation.tables import fmt, markdown_table, write_csv
-from .leaderboard import (choose_on_validation, leaderboard, load_trials,
-                          params_key)
+from .leaderboard import (TIE, choose_on_validation, leaderboard,
+                          load_trials, params_key)
 
 #: Table caption.
 CAPTION = ('mean mIoU (%) over the stream; faithful: the values the method '
@@ -192,25 +192,34 @@ def _render(value, indent: int = 0) -> str:
 
 
 def tuned_config_text(config: str, params: Dict[str, object],
-                      pick: dict, sweep: str, val_stream: str) -> str:
+                      pick: dict, sweep: str, val_stream: str,
+                      test: Optional[Dict[str, float]] = None,
+                      test_stream: str = 'test') -> str:
     """The text of the tuned config of ``config`` at ``params``
     (``pick``: its :func:`choose_on_validation` entry; ``sweep``: the
-    sweep config file, for the header)."""
+    sweep config file; ``test``: grid point -> test mean, where measured;
+    all for the header)."""
     lines = [f'# Tuned preset of {osp.basename(config)}:',
-             f'# chosen on the {val_stream!r} stream by the sweep below '
-             '(mean mIoU %, mean',
-             '# over seeds, per grid point):']
+             f'# the values below were chosen on the {val_stream!r} stream '
+             'by the sweep',
+             f'# named at the end. Mean mIoU (%) per grid point, '
+             f'{val_stream} / {test_stream}',
+             '# (mean over seeds; - where not run):']
+    test = test or {}
     for point, score in pick['candidates'].items():
         faithful = is_faithful(config, _parse_point(point, params))
-        mark = ' <- chosen' if point == pick['params'] else ''
-        lines.append(f'#   {point}: {fmt(score)}'
-                     f"{' (faithful)' if faithful else ''}{mark}")
-    lines += [
-        '# Everything else is the faithful config\'s' + (
-            ' (the faithful values won: this preset equals it).'
-            if is_faithful(config, params) else '.'),
-        f'# Written by `tta-seg sweep {sweep} --write-tuned`.',
-        f"_base_ = './{osp.basename(config)}'"]
+        lines.append(f'#   {short_point(point)}: {fmt(score)} / '
+                     f'{fmt(test.get(point))}'
+                     f"{' (faithful)' if faithful else ''}"
+                     f"{' <- chosen' if point == pick['params'] else ''}")
+    if is_faithful(config, params):
+        lines.append('# The faithful values won (best, or within '
+                     f'{TIE} of it): this preset equals')
+        lines.append('# the faithful config.')
+    else:
+        lines.append("# Everything else is the faithful config's.")
+    lines += [f'# Written by `tta-seg sweep {sweep} --write-tuned`.',
+              f"_base_ = './{osp.basename(config)}'"]
     for key, value in _nested(params).items():
         lines.append(f'{key} = {_render(value)}')
     return '\n'.join(lines) + '\n'
@@ -227,11 +236,13 @@ def _parse_point(point: str, like: Dict[str, object]) -> Dict[str, object]:
     return out if set(out) == set(like) else {}
 
 
-def write_tuned_configs(work_root: str, val_stream: str,
-                        sweep: str) -> Dict[str, Optional[str]]:
+def write_tuned_configs(work_root: str, val_stream: str, sweep: str,
+                        test_stream: str = 'test'
+                        ) -> Dict[str, Optional[str]]:
     """For each config of the sweep at ``work_root`` whose validation grid
     finished completely, write its tuned config beside it
-    (:func:`tuned_config_path`).
+    (:func:`tuned_config_path`), its header listing the validation (and,
+    where run, ``test_stream``) mean of every grid point.
 
     Returns:
         dict: config key -> the path written, or None where the
@@ -240,6 +251,10 @@ def write_tuned_configs(work_root: str, val_stream: str,
     from tta_seg.utils.io import atomic_write_text
     trials = load_trials(work_root)
     chosen = choose_on_validation(trials, val_stream)
+    test: Dict[str, Dict[str, float]] = {}
+    for row in leaderboard([t for t in trials if t['stream'] == test_stream]):
+        test.setdefault(row['key'], {})[row['params']] = row['stats'].get(
+            'mean', (None, None))[0]
     out: Dict[str, Optional[str]] = {}
     for key in dict.fromkeys(t['key'] for t in trials
                              if t['stream'] == val_stream and t['params']):
@@ -254,6 +269,7 @@ def write_tuned_configs(work_root: str, val_stream: str,
         trial = points[pick['params']]
         path = tuned_config_path(trial['config'])
         atomic_write_text(path, tuned_config_text(
-            trial['config'], trial['params'], pick, sweep, val_stream))
+            trial['config'], trial['params'], pick, sweep, val_stream,
+            test.get(key), test_stream))
         out[key] = path
     return out
