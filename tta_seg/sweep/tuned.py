@@ -13,8 +13,8 @@ chosen values stored as configs next to them.
 - :func:`write_tuned_configs` (``tta-seg sweep --write-tuned``): for each
   config whose validation grid finished, ``<method>-tuned_<rest>.py``
   beside it, inheriting the faithful config and overriding only the
-  chosen values; a header records the validation scores behind the
-  choice.
+  chosen values; its header lists every grid point's validation and test
+  mean.
 """
 import math
 import os.path as osp
