@@ -33,7 +33,10 @@ def parsed_config(path: str) -> Config:
 @functools.lru_cache(maxsize=None)
 def method_configs() -> Tuple[Tuple[str, dict], ...]:
     """``(config path, adapter dict)`` of every method config."""
-    paths = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', '*', '*.py')))
+    # the tuned presets (``*-tuned_*``) after the faithful configs, so a
+    # case is named after its faithful config
+    paths = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', '*', '*.py')),
+                   key=lambda p: ('-tuned_' in osp.basename(p), p))
     out = []
     for path in paths:
         if '_base_' in path:
@@ -44,12 +47,24 @@ def method_configs() -> Tuple[Tuple[str, dict], ...]:
     return tuple(out)
 
 
+def _without_rates(cfg: dict) -> dict:
+    """``cfg`` without its optimizer's learning rates (nor SAM's base
+    optimizer's): a rate changes no contract, and the tuned presets
+    differ from the faithful configs in their rate only."""
+    cfg = copy.deepcopy(cfg)
+    optimizer = (cfg.get('optim_wrapper') or {}).get('optimizer') or {}
+    for opt in (optimizer, optimizer.get('base_optimizer') or {}):
+        opt.pop('lr', None)
+    return cfg
+
+
 def distinct_adapters(adapter_type: str) -> Dict[str, dict]:
     """The different adapter dicts of one type among the method configs,
-    each under the first config that has it."""
+    learning rates aside (:func:`_without_rates`), each under the first
+    config that has it."""
     out, seen = {}, set()
     for path, cfg in method_configs():
-        key = json.dumps(cfg, sort_keys=True, default=str)
+        key = json.dumps(_without_rates(cfg), sort_keys=True, default=str)
         if cfg['type'] == adapter_type and key not in seen:
             seen.add(key)
             out[path] = cfg
