@@ -128,10 +128,12 @@ def test_tuned_configs_beside_the_faithful_ones(tmp_path):
     work.mkdir()
     trials = sweep_trials(tent, sar)
     run, _ = fake_runner(work, SCORES)
-    # only t's validation grid finishes: s gets no tuned config
-    run([t for t in trials if t.stream == 'val' and t.key == 't'] +
-        [t for t in trials if t.name == 's-val-lr=0.001-seed0'])
+    # t's validation grid finishes; s: nothing yet, then one of its points
+    run([t for t in trials if t.stream == 'val' and t.key == 't'])
     write_sweep_file(str(work), [t for t in trials if t.key == 's'], {})
+    assert [r[0] for r in tuned_table(load_trials(str(work)), 'val',
+                                      'test')] == ['run', 'T (t)']
+    run([t for t in trials if t.name == 's-val-lr=0.001-seed0'])
     written = write_tuned_configs(str(work), 'val', 'configs/sweeps/x.py')
     assert written == {'t': str(tmp_path / 'tent-tuned_x.py'), 's': None}
     text = (tmp_path / 'tent-tuned_x.py').read_text()

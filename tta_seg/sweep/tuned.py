@@ -96,7 +96,8 @@ def tuned_table(trials: List[dict], val_stream: str,
     grid: run; the faithful point, its validation and test mean and the
     source split after the test stream; the tuned point (``n/m``:
     validation points finished of the grid's), likewise; Δ test. ``-``
-    where a trial has not finished."""
+    where a trial has not finished; configs without a finished validation
+    trial are left out."""
     rows = leaderboard(trials)
     stats = {(r['key'], r['stream'], r['params']): r['stats'] for r in rows}
     method = {r['key']: r['method'] for r in rows}
@@ -114,14 +115,16 @@ def tuned_table(trials: List[dict], val_stream: str,
     out = [['run', 'faithful', 'val', 'test', 'source after',
             'tuned (val points)', 'val', 'test', 'source after', 'Δ test']]
     for key in grid_size:
-        pick = chosen.get(key, {})
+        if key not in chosen:
+            continue  # no validation trial finished yet
+        pick = chosen[key]
         point, fpoint = pick.get('params'), faithful.get(key)
         f_test, t_test = (get(key, test_stream, fpoint),
                           get(key, test_stream, point))
         delta = None if f_test is None or t_test is None else t_test - f_test
         done = len(pick.get('candidates', {}))
         out.append([
-            f"{method.get(key, '?')} ({key})", short_point(fpoint),
+            f"{method[key]} ({key})", short_point(fpoint),
             fmt(get(key, val_stream, fpoint)), fmt(f_test),
             fmt(get(key, test_stream, fpoint, 'source after')),
             f"{short_point(point)} ({done}/{len(grid_size[key])})",
