@@ -23,40 +23,33 @@ def around(default, key=lr):
     return {key: [float(f'{default * f:.3g}') for f in (0.1, 1, 10)]}
 
 
+def entry(name, model, default, key=lr):
+    """``configs/<name>_<model>.py`` with the grid around its rate."""
+    return dict(config=f'configs/{name}_{model}.py', grid=around(default, key))
+
+
+# 7.5e-6 is CoTTA's published ACDC value
+cotta_grid = {lr: [7.5e-6, 7.5e-5, 3e-4]}
 sweep = dict(
     work_root='work_dirs/sweeps/lr_embedded',
     configs=dict(
-        r18_tent=dict(config=f'configs/tent/tent_{r18}.py',
-                      grid=around(7.5e-6)),
-        r18_tent_original=dict(config=f'configs/tent/tent-original_{r18}.py',
-                               grid=around(1e-4)),
-        r18_gprebn=dict(config=f'configs/gprebn/gprebn_{r18}.py',
-                        grid=around(1e-4)),
-        r18_ecotta=dict(config=f'configs/ecotta/ecotta_{r18}.py',
-                        grid=around(1e-4)),
-        r18_sar=dict(config=f'configs/sar/sar_{r18}.py',
-                     grid=around(2.5e-4, sam_lr)),
-        r18_hybrid_tta=dict(config=f'configs/hybrid_tta/hybrid-tta_{r18}.py',
-                            grid=around(7.5e-5)),
-        b0_tent=dict(config=f'configs/tent/tent_{b0}.py',
-                     grid=around(7.5e-6)),
-        b0_ecotta=dict(config=f'configs/ecotta/ecotta_{b0}.py',
-                       grid=around(1e-4)),
-        b0_sar=dict(config=f'configs/sar/sar_{b0}.py',
-                    grid=around(1e-3, sam_lr)),
-        b0_hybrid_tta=dict(config=f'configs/hybrid_tta/hybrid-tta_{b0}.py',
-                           grid=around(7.5e-5)),
-        r18_vida=dict(config=f'configs/vida/vida_{r18}.py',
-                      grid=around(1e-4)),
-        b0_vida=dict(config=f'configs/vida/vida_{b0}.py', grid=around(1e-4)),
-        # 7.5e-6 is CoTTA's published ACDC value
+        r18_tent=entry('tent/tent', r18, 7.5e-6),
+        r18_tent_original=entry('tent/tent-original', r18, 1e-4),
+        r18_gprebn=entry('gprebn/gprebn', r18, 1e-4),
+        r18_ecotta=entry('ecotta/ecotta', r18, 1e-4),
+        r18_sar=entry('sar/sar', r18, 2.5e-4, sam_lr),
+        r18_hybrid_tta=entry('hybrid_tta/hybrid-tta', r18, 7.5e-5),
+        b0_tent=entry('tent/tent', b0, 7.5e-6),
+        b0_ecotta=entry('ecotta/ecotta', b0, 1e-4),
+        b0_sar=entry('sar/sar', b0, 1e-3, sam_lr),
+        b0_hybrid_tta=entry('hybrid_tta/hybrid-tta', b0, 7.5e-5),
+        r18_vida=entry('vida/vida', r18, 1e-4),
+        b0_vida=entry('vida/vida', b0, 1e-4),
         r18_cotta=dict(config=f'configs/cotta/cotta_{r18}.py',
-                       grid={lr: [7.5e-6, 7.5e-5, 3e-4]}),
-        b0_cotta=dict(config=f'configs/cotta/cotta_{b0}.py',
-                      grid={lr: [7.5e-6, 7.5e-5, 3e-4]}),
-        r18_svdp=dict(config=f'configs/svdp/svdp_{r18}.py',
-                      grid=around(1e-4)),
-        b0_svdp=dict(config=f'configs/svdp/svdp_{b0}.py', grid=around(1e-4)),
+                       grid=cotta_grid),
+        b0_cotta=dict(config=f'configs/cotta/cotta_{b0}.py', grid=cotta_grid),
+        r18_svdp=entry('svdp/svdp', r18, 1e-4),
+        b0_svdp=entry('svdp/svdp', b0, 1e-4),
     ),
     streams=dict(
         val=dict(stream='configs/_base_/streams/synthetic_3rounds_val.py'),
