@@ -122,12 +122,18 @@ def test_sweep_runs_the_faithful_point_beside_the_chosen(tmp_path):
                         'lr=0.001 (2/2)', '35.5', '33.5', '66.5', '+0.0']
 
 
-def test_tuned_configs_beside_the_faithful_ones(tmp_path):
-    tent, sar = method_configs(tmp_path)
-    work = tmp_path / 'w'
+def tuned_env(root):
+    """Method configs in ``root``, its work root ``w``, the sweep's trials
+    and a fake runner into it."""
+    tent, sar = method_configs(root)
+    work = root / 'w'
     work.mkdir()
-    trials = sweep_trials(tent, sar)
     run, _ = fake_runner(work, SCORES)
+    return tent, sar, work, sweep_trials(tent, sar), run
+
+
+def test_tuned_configs_beside_the_faithful_ones(tmp_path):
+    tent, sar, work, trials, run = tuned_env(tmp_path)
     # t's validation grid finishes; s: nothing yet, then one of its points
     run([t for t in trials if t.stream == 'val' and t.key == 't'])
     write_sweep_file(str(work), [t for t in trials if t.key == 's'], {})
@@ -174,3 +180,53 @@ def test_cli_write_tuned_needs_a_validation_stream(tmp_path):
     with pytest.raises(SystemExit, match='--write-tuned needs'):
         main(['--configs', tent, '--write-tuned', '--dry-run',
               '--work-root', str(tmp_path / 'w')])
+
+
+def test_tie_window_seeds_and_recorded_flags(tmp_path):
+    from tta_seg.sweep.leaderboard import TIE, choose_on_validation
+
+    def row(name, lr, miou, seed=0, faithful=None, config=None):
+        res = dict(method='T', domains=['a'], rounds=1, complete=True,
+                   records=[dict(round=1, domain='a', mIoU=miou)])
+        return dict(name=name, key='t', stream='val', seed=seed,
+                    params={LR: lr}, results=res, faithful=faithful,
+                    config=config)
+
+    def pick(rows):
+        return choose_on_validation(rows, 'val')['t']['params']
+
+    # flags recorded at run time: no config file needed
+    near = [row('a', 1e-4, 50.0, faithful=True),
+            row('b', 1e-3, 50.0 + TIE - 0.01, faithful=False)]
+    assert pick(near) == f'{LR}=0.0001'
+    far = [row('a', 1e-4, 50.0, faithful=True),
+           row('b', 1e-3, 50.0 + TIE + 0.01, faithful=False)]
+    assert pick(far) == f'{LR}=0.001'
+    # the faithful point over fewer seeds does not win a tie
+    fewer = [row('a', 1e-4, 50.0, faithful=True),
+             row('b', 1e-3, 50.01, faithful=False),
+             row('c', 1e-3, 50.01, seed=1, faithful=False)]
+    assert pick(fewer) == f'{LR}=0.001'
+    # neither a flag nor the config file: a warning, no tie rule
+    lost = [row('a', 1e-4, 50.0, config=str(tmp_path / 'gone.py')),
+            row('b', 1e-3, 50.01, config=str(tmp_path / 'gone.py'))]
+    with pytest.warns(UserWarning, match='faithful point is unknown'):
+        assert pick(lost) == f'{LR}=0.001'
+    assert not is_faithful(str(tmp_path / 'any.py'), {})
+
+
+def test_tuned_configs_wait_for_the_whole_grid_and_out_dir(tmp_path):
+    tent, _, work, trials, run = tuned_env(tmp_path)
+    val_t = [t for t in trials if t.stream == 'val' and t.key == 't']
+    run(val_t[:2])  # a --only part: 1e-3 has not run
+    expected = {'t': {t.name for t in val_t}}
+    assert write_tuned_configs(str(work), 'val', 'x.py', 'test',
+                               expected) == {'t': None}
+    run(val_t[2:])
+    out = tmp_path / 'mine'
+    written = write_tuned_configs(str(work), 'val', 'x.py', 'test',
+                                  expected, str(out))
+    assert written == {'t': str(out / tmp_path.name / 'tent-tuned_x.py')}
+    assert f"_base_ = '{tent}'" in open(written['t']).read()
+    assert Config.fromfile(written['t']).adapter.optim_wrapper.optimizer.lr \
+        == 1e-3

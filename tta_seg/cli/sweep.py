@@ -24,7 +24,9 @@ trials, then on the test stream only the grid point each config chose
 ``selection=dict(faithful=True)``, also the grid point of each config's
 own values), and ``tuned.{md,csv}`` compares the faithful and the chosen
 point. ``--write-tuned`` stores each choice as a config beside the
-method's (``<method>-tuned_<rest>.py``, :mod:`tta_seg.sweep.tuned`).
+method's (``<method>-tuned_<rest>.py``, :mod:`tta_seg.sweep.tuned`; from
+an installed package: under ``./configs/<method>/``), once every
+validation point of that config has finished.
 
 Exit code: 0 when every trial finished; 1 when a trial failed or was
 refused as a conflict (its work dir holds another run's complete results;
@@ -135,7 +137,25 @@ def main(argv=None):
         raise SystemExit('--write-tuned needs a validation stream '
                          '(--val-stream or the sweep\'s selection)')
     faithful = args.faithful or bool(selection.get('faithful'))
+    if args.write_tuned and (sweep.get('cfg_options') or any(
+            isinstance(e, dict) and e.get('cfg_options')
+            for e in (sweep.get('configs') or {}).values()
+            if isinstance(sweep.get('configs'), dict))):
+        raise SystemExit('--write-tuned: this sweep sets cfg_options, '
+                         'which a tuned config would not carry; write the '
+                         'overrides into the method configs instead')
     trials = expand(sweep)
+    from tta_seg.sweep.tuned import is_faithful
+    from tta_seg.utils.paths import FROM_CHECKOUT
+    for trial in trials if val else []:  # in sweep.json: the tie rule's
+        try:
+            trial.faithful = is_faithful(trial.config, trial.params)
+        except Exception:  # noqa: BLE001 (check_trials reports the config)
+            trial.faithful = None
+    expected = {}
+    for trial in trials:
+        if trial.stream == val:
+            expected.setdefault(trial.key, set()).add(trial.name)
     if args.only:
         trials = [t for t in trials
                   if any(fnmatch.fnmatchcase(t.name, p) for p in args.only)]
@@ -172,8 +192,11 @@ def main(argv=None):
     if val:
         print(write_tuned_table(work_root, val, test, title))
     if args.write_tuned:
+        # an installed package's configs are not the user's to change:
+        # then ./configs/<method>/, inheriting them by absolute path
         for key, path in write_tuned_configs(
-                work_root, val, args.sweep or '...', test).items():
+                work_root, val, args.sweep or '--configs ...', test,
+                expected, None if FROM_CHECKOUT else 'configs').items():
             print(f'{key}: ' + (f'wrote {path}' if path else 'validation '
                                 'grid not finished, no tuned config'))
     return 1 if failed else 0

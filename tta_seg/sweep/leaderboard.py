@@ -29,8 +29,8 @@ from .trial import read_results
 CAPTION = ('mIoU (%), mean ± sample std over seeds; domain columns average '
            'the rounds; s/img: seconds per image (adapting and scoring); '
            'peak MiB: peak memory of the trial')
-#: Validation means closer than this (mIoU points, half the tables' last
-#: digit) are a tie, which the config's own values win.
+#: Validation means closer than this (mIoU points) are a tie, which the
+#: config's own values win (when measured over as many seeds).
 TIE = 0.05
 #: Columns after the domains, in order.
 SUMMARY_COLUMNS = ('mean', 'source after', 's/img', 'peak MiB')
@@ -133,11 +133,11 @@ def _round_means(res: dict) -> List[float]:
 def choose_on_validation(trials: List[dict], val_stream: str,
                          metric: str = 'mean') -> Dict[str, dict]:
     """For each config key, the grid point with the best mean ``metric``
-    over seeds on ``val_stream``; only that stream's trials are read. A
-    point within :data:`TIE` of the best that equals the config file's
-    own values (:func:`~.tuned.faithful_points`, for rows that name their
-    config) is chosen instead: a difference the tables do not show does
-    not justify leaving the paper's value.
+    over seeds on ``val_stream``; only that stream's trials are read (and
+    which point is the faithful one). A point within :data:`TIE` of the
+    best, over as many seeds, that equals the config's own values
+    (:func:`~.tuned.faithful_points`) is chosen instead: a difference that
+    small does not justify leaving the paper's value.
 
     Returns:
         dict: config key -> dict(params=text, score=mean, n=seeds,
@@ -157,7 +157,8 @@ def choose_on_validation(trials: List[dict], val_stream: str,
         entry = chosen.get(key, {})
         own = entry.get('candidates', {}).get(point)
         if own is not None and 'score' in entry and \
-                own >= entry['score'] - TIE:
+                own >= entry['score'] - TIE and \
+                seeds[key, point] >= entry['n']:
             entry.update(params=point, score=own, n=seeds[key, point])
     return chosen
 

@@ -61,6 +61,10 @@ class Trial:
         cfg_options (dict): Every override of the run (common, stream,
             grid point), as ``--cfg-options`` would pass them.
         data_roots (list[str]): ``--data-root`` values.
+        faithful (bool, optional): Whether the grid point equals the
+            config file's own values, recorded when the sweep runs
+            (:func:`~.tuned.is_faithful`), so that reports do not depend
+            on the config files later.
     """
     name: str
     config: str
@@ -70,6 +74,7 @@ class Trial:
     seed: int
     cfg_options: Dict[str, object] = field(default_factory=dict)
     data_roots: List[str] = field(default_factory=list)
+    faithful: Optional[bool] = None
 
     @property
     def group(self) -> tuple:

@@ -17,6 +17,7 @@ chosen values stored as configs next to them.
   mean.
 """
 import math
+import os
 import os.path as osp
 from functools import lru_cache
 from typing import Dict, List, Optional, Sequence
@@ -30,7 +31,9 @@ from .leaderboard import (TIE, choose_on_validation, leaderboard,
 #: Table caption.
 CAPTION = ('mean mIoU (%) over the stream; faithful: the values the method '
            'config ships; tuned: the grid point with the best validation '
-           'mean; Δ: tuned − faithful on the test stream')
+           'mean, the faithful one where within 0.05 of it (TIE); '
+           '(n/m): validation points with a finished trial; Δ: tuned − '
+           'faithful on the test stream')
 _MISSING = object()
 
 
@@ -65,6 +68,8 @@ def _same(a, b) -> bool:
 def is_faithful(config: str, params: Dict[str, object]) -> bool:
     """Whether the grid point ``params`` equals the config's own values
     (every swept key set there, and equal; floats to 1e-9 relative)."""
+    if not params:
+        return False
     own = own_values(config, list(params))
     return len(own) == len(params) and all(
         _same(params[k], own[k]) for k in params)
@@ -79,14 +84,27 @@ def faithful_trials(trials: list, stream: str) -> list:
 
 def faithful_points(trials: List[dict]) -> Dict[str, str]:
     """Config key -> the text (:func:`params_key`) of its faithful grid
-    point, from the rows of ``sweep.json`` (rows whose config file is not
-    here, e.g. a sweep.json copied from another machine, are skipped)."""
-    out = {}
+    point, from the rows of ``sweep.json``: their ``faithful`` flag,
+    recorded when the sweep ran, else (rows of older sweeps) their config
+    file; a row with neither is skipped with a warning."""
+    import warnings
+    out, missing = {}, set()
     for t in trials:
-        config = t.get('config')
-        if t.get('params') and t['key'] not in out and config and \
-                osp.isfile(config) and is_faithful(config, t['params']):
+        if not t.get('params') or t['key'] in out:
+            continue
+        flag, config = t.get('faithful'), t.get('config')
+        if flag is None and config and osp.isfile(config):
+            flag = is_faithful(config, t['params'])
+        if flag is None:
+            missing.add(t['key'])
+        elif flag:
             out[t['key']] = params_key(t['params'])
+    missing -= set(out)
+    if missing:
+        warnings.warn(f'sweep configs {sorted(missing)}: no faithful flag '
+                      'recorded and the config file is not here; their '
+                      'faithful point is unknown (no tie rule, no faithful '
+                      'column)')
     return out
 
 
@@ -197,11 +215,15 @@ def _render(value, indent: int = 0) -> str:
 def tuned_config_text(config: str, params: Dict[str, object],
                       pick: dict, sweep: str, val_stream: str,
                       test: Optional[Dict[str, float]] = None,
-                      test_stream: str = 'test') -> str:
+                      test_stream: str = 'test',
+                      points: Optional[Dict[str, dict]] = None,
+                      base: Optional[str] = None) -> str:
     """The text of the tuned config of ``config`` at ``params``
     (``pick``: its :func:`choose_on_validation` entry; ``sweep``: the
     sweep config file; ``test``: grid point -> test mean, where measured;
-    all for the header)."""
+    ``points``: grid point text -> its values; all for the header;
+    ``base``: the ``_base_`` path, default the config beside it)."""
+    points = points or {}
     lines = [f'# Tuned preset of {osp.basename(config)}:',
              f'# the values below were chosen on the {val_stream!r} stream '
              'by the sweep',
@@ -210,7 +232,7 @@ def tuned_config_text(config: str, params: Dict[str, object],
              '# (mean over seeds; - where not run):']
     test = test or {}
     for point, score in pick['candidates'].items():
-        faithful = is_faithful(config, _parse_point(point, params))
+        faithful = is_faithful(config, points.get(point, {}))
         lines.append(f'#   {short_point(point)}: {fmt(score)} / '
                      f'{fmt(test.get(point))}'
                      f"{' (faithful)' if faithful else ''}"
@@ -222,30 +244,29 @@ def tuned_config_text(config: str, params: Dict[str, object],
     else:
         lines.append("# Everything else is the faithful config's.")
     lines += [f'# Written by `tta-seg sweep {sweep} --write-tuned`.',
-              f"_base_ = './{osp.basename(config)}'"]
+              f"_base_ = {base or './' + osp.basename(config)!r}"]
     for key, value in _nested(params).items():
         lines.append(f'{key} = {_render(value)}')
     return '\n'.join(lines) + '\n'
 
 
-def _parse_point(point: str, like: Dict[str, object]) -> Dict[str, object]:
-    """A :func:`params_key` text back to values, typed as ``like``'s
-    (the keys of a grid point never hold ',' or '=')."""
-    from mmengine.config import DictAction
-    out = {}
-    for item in point.split(','):
-        key, _, value = item.partition('=')
-        out[key] = DictAction._parse_int_float_bool(value)
-    return out if set(out) == set(like) else {}
-
-
 def write_tuned_configs(work_root: str, val_stream: str, sweep: str,
-                        test_stream: str = 'test'
+                        test_stream: str = 'test',
+                        expected: Optional[Dict[str, set]] = None,
+                        out_dir: Optional[str] = None
                         ) -> Dict[str, Optional[str]]:
     """For each config of the sweep at ``work_root`` whose validation grid
     finished completely, write its tuned config beside it
     (:func:`tuned_config_path`), its header listing the validation (and,
     where run, ``test_stream``) mean of every grid point.
+
+    Args:
+        expected (dict, optional): Config key -> the names of all its
+            validation trials (the whole sweep, not a ``--only`` part);
+            without it, the rows in ``sweep.json``.
+        out_dir (str, optional): Write into ``out_dir/<method folder>/``
+            with an absolute ``_base_`` instead of beside the config (for
+            an installed package, whose configs are not the user's).
 
     Returns:
         dict: config key -> the path written, or None where the
@@ -258,21 +279,28 @@ def write_tuned_configs(work_root: str, val_stream: str, sweep: str,
     for row in leaderboard([t for t in trials if t['stream'] == test_stream]):
         test.setdefault(row['key'], {})[row['params']] = row['stats'].get(
             'mean', (None, None))[0]
+    finished = {t['name'] for t in trials if t['results']}
     out: Dict[str, Optional[str]] = {}
     for key in dict.fromkeys(t['key'] for t in trials
                              if t['stream'] == val_stream and t['params']):
         mine = [t for t in trials
                 if t['key'] == key and t['stream'] == val_stream]
-        points = {params_key(t['params']): t for t in mine}
+        names = (expected or {}).get(key) or {t['name'] for t in mine}
         pick = chosen.get(key)
-        if not pick or 'params' not in pick or \
-                not all(t['results'] for t in mine):
+        if not pick or 'params' not in pick or not names <= finished:
             out[key] = None
             continue
-        trial = points[pick['params']]
-        path = tuned_config_path(trial['config'])
+        points = {params_key(t['params']): t['params'] for t in mine}
+        config = next(t['config'] for t in mine
+                      if params_key(t['params']) == pick['params'])
+        path, base = tuned_config_path(config), None
+        if out_dir:
+            path = osp.join(out_dir, osp.basename(osp.dirname(config)),
+                            osp.basename(path))
+            base = osp.abspath(config)
+            os.makedirs(osp.dirname(path), exist_ok=True)
         atomic_write_text(path, tuned_config_text(
-            trial['config'], trial['params'], pick, sweep, val_stream,
-            test.get(key), test_stream))
+            config, points[pick['params']], pick, sweep, val_stream,
+            test.get(key), test_stream, points, base))
         out[key] = path
     return out
