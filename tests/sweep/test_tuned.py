@@ -52,6 +52,12 @@ def test_faithful_point_is_the_config_files_own(tmp_path):
     assert sorted(t.name for t in faithful_trials(trials, 'test')) == [
         's-test-lr=0.001-seed0', 's-test-lr=0.001-seed1',
         't-test-lr=0.0001-seed0', 't-test-lr=0.0001-seed1']
+    # a flag recorded at run time wins over the config file (here gone)
+    for t in trials:
+        t.faithful, t.config = t.params[LR if t.key == 't' else SAM_LR] \
+            == 1e-5, str(tmp_path / 'moved.py')
+    assert [t.name for t in faithful_trials(trials, 'test')] == [
+        't-test-lr=1e-05-seed0', 't-test-lr=1e-05-seed1']
 
 
 def fake_runner(root, score):

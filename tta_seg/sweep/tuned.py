@@ -77,9 +77,12 @@ def is_faithful(config: str, params: Dict[str, object]) -> bool:
 
 def faithful_trials(trials: list, stream: str) -> list:
     """The :class:`~tta_seg.sweep.spec.Trial` objects of ``stream`` whose
-    grid point is their config's own (:func:`is_faithful`)."""
-    return [t for t in trials if t.stream == stream and t.params and
-            is_faithful(t.config, t.params)]
+    grid point is their config's own: their ``faithful`` flag where the CLI
+    set it, else :func:`is_faithful` on their config file."""
+    def flag(t):
+        return (t.faithful if t.faithful is not None
+                else is_faithful(t.config, t.params))
+    return [t for t in trials if t.stream == stream and t.params and flag(t)]
 
 
 def faithful_points(trials: List[dict]) -> Dict[str, str]:
