@@ -64,6 +64,46 @@ def test_adapters_start_at_zero_on_every_block(kind, blocks):
     assert len(adapters) == blocks
     assert all(a.down.out_features == 5 if hasattr(a.down, 'out_features')
                else a.down.out_channels == 5 for a in adapters)
+    # down projection: truncated normal std 0.02, zero bias (official)
+    downs = torch.cat([a.down.weight.detach().flatten() for a in adapters])
+    assert 0.015 < float(downs.std()) < 0.025
+    assert all(not a.down.bias.any() for a in adapters)
+
+
+@pytest.mark.parametrize('kind', ['ln', 'bn'])
+def test_each_adapter_adds_to_its_block_from_the_blocks_input(kind):
+    """With a non-zero up projection: every MiT Mix-FFN returns its own
+    output (identity + MLP) plus adapter(its input, i.e. norm2(x)); every
+    residual block its output plus adapter(the block's input)."""
+    from mmseg.models.backbones.mit import MixFFN
+
+    from tests.tiny import tiny_segmentor_cfg
+    torch.manual_seed(0)
+    seg = MODELS.build(tiny_segmentor_cfg(kind)).eval()
+    inject_adapters(seg)
+    for m in seg.modules():
+        if isinstance(m, MLPAdapter):
+            torch.nn.init.normal_(m.up.weight)
+    checked = 0
+    with torch.no_grad():
+        for module in seg.backbone.modules():
+            adapter = getattr(module, ADAPTER_KEY, None)
+            if adapter is None:
+                continue
+            if isinstance(module, MixFFN):
+                x, identity = torch.randn(2, 12, module.embed_dims), \
+                    torch.randn(2, 12, module.embed_dims)
+                args = (x, (3, 4))
+                out = module(*args, identity=identity)
+                plain = module.forward(*args, identity=identity)
+            else:
+                x = torch.randn(2, module.conv1.in_channels, 8, 8)
+                out, plain = module(x), module.forward(x)
+            delta = adapter(x)
+            assert delta.abs().sum() > 0
+            torch.testing.assert_close(out, plain + delta)
+            checked += 1
+    assert checked == (4 if kind == 'ln' else 8)
 
 
 def test_adapter_output_by_hand():
@@ -188,14 +228,24 @@ def test_mask_token_replaces_exactly_the_masked_first_tokens():
 
 
 def test_restart_every_clears_moments_and_forces_full_tuning():
-    adapter = hybrid('bn', restart_every=4)
+    adapter = hybrid('ln', restart_every=4)
     run_steps(adapter, steps=2)  # 4 images
     assert adapter.counters['restarts'] == 0
     assert adapter.optim_wrapper.optimizer.state
+    state = adapter.optim_wrapper.optimizer.state
+    assert all(int(s['step']) == 2 for s in state.values())
     adapter.detector.efficient.fill_(True)
+    blocks = [p.detach().clone() for p in adapter._blocks]
     run_steps(adapter, steps=1)  # images 5-6: a new chunk starts
     assert adapter.counters['restarts'] == 1
     assert int(adapter.restart_chunk) == 1
+    # fresh moments (one step since the restart), full tuning forced
+    assert all(int(s['step']) == 1 for s in state.values())
+    assert all(not torch.equal(a, b)  # efficient: none would change
+               for a, b in zip(blocks, adapter._blocks))
+    run_steps(adapter, steps=1)  # images 7-8: same chunk, no restart
+    assert adapter.counters['restarts'] == 1
+    assert all(int(s['step']) == 2 for s in state.values())
 
 
 def test_reset_restores_detector_and_mode():
@@ -240,3 +290,57 @@ def test_a_non_finite_loss_leaves_ddsd_untouched(monkeypatch):
     assert adapter.counters['skipped_updates'] == 1
     assert float(adapter.detector.tau) == tau
     assert int(adapter.detector.seen) == seen
+
+
+def test_student_learns_on_the_masked_image_from_the_teacher_labels(
+        monkeypatch):
+    """The labels are the teacher's argmax of the unmasked image; the
+    segmentation loss is the student's on the masked image, the
+    reconstruction term 0.3 x the masked L1 of the decoder's image."""
+    import torch.nn.functional as F
+
+    import tta_seg.adapters.hybrid_tta as module
+    adapter = hybrid('ln', recon_weight=0.3)
+    adapter.prepare()
+    data = adapter.segmentor.data_preprocessor(make_batch(seed=0), False)
+    inputs, metas = data['inputs'], [s.metainfo for s in
+                                     data['data_samples']]
+    with torch.no_grad():
+        teacher_labels = adapter.teacher.inference(inputs, metas).argmax(1)
+    seen = {}
+    real = adapter.masked_losses
+
+    def spy(x, labels):
+        seen['inputs'], seen['labels'] = x, labels
+        return real(x, labels)
+
+    monkeypatch.setattr(adapter, 'masked_losses', spy)
+    adapter.forward_and_adapt(inputs, metas)
+    assert torch.equal(seen['inputs'], inputs)
+    assert torch.equal(seen['labels'], teacher_labels)
+
+    mask = torch.zeros(inputs.shape[0], *inputs.shape[-2:], dtype=torch.bool)
+    mask[:, :16, :16] = True
+    monkeypatch.setattr(module, 'patch_mask', lambda *a, **k: mask)
+    seg = adapter.segmentor
+    with torch.no_grad():
+        losses = real(inputs, teacher_labels)
+        feats = masked_features(seg, inputs, mask, adapter.mask_token)
+        plain = seg.extract_feat(inputs)
+
+        def ce(f):
+            logits = F.interpolate(seg.decode_head(f),
+                                   size=teacher_labels.shape[-2:],
+                                   mode='bilinear', align_corners=False)
+            return F.cross_entropy(logits, teacher_labels)
+
+        recon = adapter.decoder(feats, inputs.shape[-2:])
+    torch.testing.assert_close(losses['loss_seg'], ce(feats))
+    assert not torch.allclose(ce(feats), ce(plain))  # the mask matters
+    torch.testing.assert_close(losses['loss_recon'],
+                               0.3 * masked_l1(recon, inputs, mask))
+
+
+def test_one_update_per_batch():
+    with pytest.raises(ValueError, match='steps must be 1'):
+        hybrid('bn', steps=2)

@@ -34,10 +34,13 @@ Choices and deviations:
   ``restart_every=N`` restarts the Adam moments and forces full tuning
   every N images without labels (N=400 = ACDC's domain length reproduces
   the official schedule on the fixed-order stream).
-* Adapter initialisation: up projection zero (the paper's "zero-init", so
-  the model starts at the source). In the official code mmseg 0.x's
-  ``init_weights`` runs after injection and re-draws every adapter
-  weight (trunc. normal 0.02).
+* Adapter initialisation: down projection truncated normal (std 0.02),
+  zero bias, as the code; up projection zero (the paper's "zero-init", so
+  the model starts at the source). In the code the backbone constructor's
+  ``self.apply(self._init_weights)`` runs after the adapters are created
+  and re-draws the up projection too (trunc. normal 0.02, zero bias), so
+  the official model does not start exactly at its source.
+* One update per batch (``steps`` must be 1), as the code.
 * ResNet backbones (the embedded DeepLabV3+ R18) have no MLP: the adapter
   (1x1 convs, the block's stride) runs parallel to each residual block,
   and masking replaces pixels with a learnable token (3,) instead of
@@ -101,6 +104,10 @@ class HybridTTA(MeanTeacherAdapter):
         if not 0.0 < mask_ratio <= 1.0 or mask_patch < 1:
             raise ValueError('mask_ratio must be in (0, 1] and mask_patch '
                              '>= 1')
+        if kwargs.get('steps', 1) != 1:
+            raise ValueError(f"HybridTTA makes one update per batch (as the "
+                             f"official code); steps must be 1, got "
+                             f"{kwargs['steps']}")
         if restart_every is not None and restart_every < 1:
             raise ValueError(f'restart_every must be >= 1 or None, got '
                              f'{restart_every}')

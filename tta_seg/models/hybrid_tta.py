@@ -23,9 +23,11 @@ ADAPTER_KEY = 'hybrid_adapter'
 
 
 class MLPAdapter(nn.Module):
-    """``scale * up(GELU(down(x)))``: d -> ``hidden`` -> d, up projection
-    zero-initialised (the injected model starts at its source output),
-    ``scale`` a learnable scalar (1.0 at start).
+    """``scale * up(GELU(down(x)))``: d -> ``hidden`` -> d; down projection
+    truncated normal (std 0.02) with zero bias, as the official backbone's
+    ``_init_weights`` leaves it; up projection zero-initialised (the
+    injected model starts at its source output); ``scale`` a learnable
+    scalar (1.0 at start).
 
     Args:
         channels (int): d (tokens (N, L, d), or NCHW channels with ``conv``).
@@ -46,6 +48,8 @@ class MLPAdapter(nn.Module):
         else:
             self.down = nn.Linear(channels, hidden)
             self.up = nn.Linear(hidden, out_channels)
+        nn.init.trunc_normal_(self.down.weight, std=0.02)
+        nn.init.zeros_(self.down.bias)
         nn.init.zeros_(self.up.weight)
         nn.init.zeros_(self.up.bias)
         self.scale = nn.Parameter(torch.ones(()))
