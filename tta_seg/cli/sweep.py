@@ -137,10 +137,10 @@ def main(argv=None):
         raise SystemExit('--write-tuned needs a validation stream '
                          '(--val-stream or the sweep\'s selection)')
     faithful = args.faithful or bool(selection.get('faithful'))
+    configs = sweep.get('configs')
+    entries = configs.values() if isinstance(configs, dict) else []
     if args.write_tuned and (sweep.get('cfg_options') or any(
-            isinstance(e, dict) and e.get('cfg_options')
-            for e in (sweep.get('configs') or {}).values()
-            if isinstance(sweep.get('configs'), dict))):
+            isinstance(e, dict) and e.get('cfg_options') for e in entries)):
         raise SystemExit('--write-tuned: this sweep sets cfg_options, '
                          'which a tuned config would not carry; write the '
                          'overrides into the method configs instead')

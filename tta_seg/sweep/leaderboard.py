@@ -131,17 +131,22 @@ def _round_means(res: dict) -> List[float]:
 
 
 def choose_on_validation(trials: List[dict], val_stream: str,
-                         metric: str = 'mean') -> Dict[str, dict]:
+                         metric: str = 'mean',
+                         faithful: Optional[Dict[str, str]] = None
+                         ) -> Dict[str, dict]:
     """For each config key, the grid point with the best mean ``metric``
     over seeds on ``val_stream``; only that stream's trials are read (and
     which point is the faithful one). A point within :data:`TIE` of the
     best, over as many seeds, that equals the config's own values
     (:func:`~.tuned.faithful_points`) is chosen instead: a difference that
-    small does not justify leaving the paper's value.
+    small does not justify leaving the paper's value. ``faithful``: those
+    points where the caller has them already (default: read from the
+    validation rows).
 
     Returns:
         dict: config key -> dict(params=text, score=mean, n=seeds,
-        candidates={params text: mean}).
+        candidates={params text: mean}, faithful=the faithful point's
+        text where known).
     """
     from .tuned import faithful_points
     val = [t for t in trials if t['stream'] == val_stream]
@@ -153,9 +158,14 @@ def choose_on_validation(trials: List[dict], val_stream: str,
         seeds[row['key'], row['params']] = row['n']
         if score is not None and score > entry.get('score', -math.inf):
             entry.update(params=row['params'], score=score, n=row['n'])
-    for key, point in faithful_points(val).items():
-        entry = chosen.get(key, {})
-        own = entry.get('candidates', {}).get(point)
+    if faithful is None:
+        faithful = faithful_points(val)
+    for key, point in faithful.items():
+        if key not in chosen:
+            continue
+        entry = chosen[key]
+        entry['faithful'] = point
+        own = entry['candidates'].get(point)
         if own is not None and 'score' in entry and \
                 own >= entry['score'] - TIE and \
                 seeds[key, point] >= entry['n']:

@@ -122,8 +122,8 @@ def tuned_table(trials: List[dict], val_stream: str,
     rows = leaderboard(trials)
     stats = {(r['key'], r['stream'], r['params']): r['stats'] for r in rows}
     method = {r['key']: r['method'] for r in rows}
-    chosen = choose_on_validation(trials, val_stream)
     faithful = faithful_points(trials)
+    chosen = choose_on_validation(trials, val_stream, faithful=faithful)
     grid_size: Dict[str, set] = {}
     for t in trials:
         if t['stream'] == val_stream and t.get('params'):
@@ -219,14 +219,12 @@ def tuned_config_text(config: str, params: Dict[str, object],
                       pick: dict, sweep: str, val_stream: str,
                       test: Optional[Dict[str, float]] = None,
                       test_stream: str = 'test',
-                      points: Optional[Dict[str, dict]] = None,
                       base: Optional[str] = None) -> str:
     """The text of the tuned config of ``config`` at ``params``
-    (``pick``: its :func:`choose_on_validation` entry; ``sweep``: the
-    sweep config file; ``test``: grid point -> test mean, where measured;
-    ``points``: grid point text -> its values; all for the header;
-    ``base``: the ``_base_`` path, default the config beside it)."""
-    points = points or {}
+    (``pick``: its :func:`choose_on_validation` entry, which names the
+    faithful point; ``sweep``: the sweep config file; ``test``: grid point
+    -> test mean, where measured; all for the header; ``base``: the
+    ``_base_`` path, default the config beside it)."""
     lines = [f'# Tuned preset of {osp.basename(config)}:',
              f'# the values below were chosen on the {val_stream!r} stream '
              'by the sweep',
@@ -234,13 +232,14 @@ def tuned_config_text(config: str, params: Dict[str, object],
              f'{val_stream} / {test_stream}',
              '# (mean over seeds; - where not run):']
     test = test or {}
+    faithful_point = pick.get('faithful')
     for point, score in pick['candidates'].items():
-        faithful = is_faithful(config, points.get(point, {}))
+        faithful = point == faithful_point
         lines.append(f'#   {short_point(point)}: {fmt(score)} / '
                      f'{fmt(test.get(point))}'
                      f"{' (faithful)' if faithful else ''}"
                      f"{' <- chosen' if point == pick['params'] else ''}")
-    if is_faithful(config, params):
+    if pick['params'] == faithful_point:
         lines.append('# The faithful values won (best, or within '
                      f'{TIE} of it): this preset equals')
         lines.append('# the faithful config.')
@@ -293,9 +292,8 @@ def write_tuned_configs(work_root: str, val_stream: str, sweep: str,
         if not pick or 'params' not in pick or not names <= finished:
             out[key] = None
             continue
-        points = {params_key(t['params']): t['params'] for t in mine}
-        config = next(t['config'] for t in mine
-                      if params_key(t['params']) == pick['params'])
+        config, params = next((t['config'], t['params']) for t in mine
+                              if params_key(t['params']) == pick['params'])
         path, base = tuned_config_path(config), None
         if out_dir:
             path = osp.join(out_dir, osp.basename(osp.dirname(config)),
@@ -303,7 +301,7 @@ def write_tuned_configs(work_root: str, val_stream: str, sweep: str,
             base = osp.abspath(config)
             os.makedirs(osp.dirname(path), exist_ok=True)
         atomic_write_text(path, tuned_config_text(
-            config, points[pick['params']], pick, sweep, val_stream,
-            test.get(key), test_stream, points, base))
+            config, params, pick, sweep, val_stream, test.get(key),
+            test_stream, base))
         out[key] = path
     return out
